@@ -1,0 +1,60 @@
+package discovery
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"testing"
+)
+
+// FuzzDecodeMessage: no gossip message panics the decoder, and every
+// accepted message re-encodes to one that decodes to the same value.
+func FuzzDecodeMessage(f *testing.F) {
+	f.Add(encodeMessage(msgDelta, &deltaMsg{Region: "sfo", Entry: wireEntry{"web", "10.0.0.1:80", 15000, 7}, SentAt: 1}))
+	f.Add(encodeMessage(msgDelta, &deltaMsg{Region: "sfo", Delete: true, Entry: wireEntry{"web", "10.0.0.1:80", 0, 8}}))
+	f.Add(encodeMessage(msgDigest, &digestMsg{Region: "nyc", Version: 3, Count: 1, Hash: 99}))
+	f.Add(encodeMessage(msgSnapshot, &snapshotMsg{Region: "ams", Version: 9, Entries: []wireEntry{{"a", "b:1", 1000, 1}}, Reply: true}))
+	f.Add(encodeMessage(msgSyncRequest, &syncRequestMsg{Region: "sfo"}))
+	f.Add([]byte{9, '{', '}'})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		msg, err := decodeMessage(b)
+		if err != nil {
+			return
+		}
+		again, err := decodeMessage(encodeMessage(msgType(b[0]), msg))
+		if err != nil || !reflect.DeepEqual(msg, again) {
+			t.Fatalf("round trip: %#v -> %#v (%v)", msg, again, err)
+		}
+	})
+}
+
+// FuzzAPI drives the HTTP API with arbitrary methods, paths and bodies: no
+// request panics the server, every rejection is a 4xx, and only a 200 PUT
+// may add an entry.
+func FuzzAPI(f *testing.F) {
+	f.Add(uint8(0), "/v1/services/web", []byte(`{"address":"127.0.0.1:1","ttl":"15s"}`))
+	f.Add(uint8(1), "/v1/services/web", []byte{})
+	f.Add(uint8(2), "/v1/services/web?address=127.0.0.1:1", []byte{})
+	f.Add(uint8(1), "/v1/services/web?scope=local", []byte{})
+	f.Add(uint8(1), "/v1/regions", []byte{})
+	f.Add(uint8(3), "/v1/services/%zz", []byte("{"))
+	s := startServer(f, Config{})
+	h := s.Handler()
+	methods := []string{"PUT", "GET", "DELETE", "POST", "HEAD"}
+	f.Fuzz(func(t *testing.T, m uint8, path string, body []byte) {
+		req, err := http.NewRequest(methods[int(m)%len(methods)], "http://x"+path, bytes.NewReader(body))
+		if err != nil || req.URL.Path == "/metrics" || req.URL.Path == "/health" {
+			return
+		}
+		before := s.Registry().Len()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		switch {
+		case rec.Code >= 500 && rec.Code != http.StatusInsufficientStorage:
+			t.Fatalf("%s %q: %d %s", req.Method, path, rec.Code, rec.Body)
+		case rec.Code != 200 && s.Registry().Len() > before:
+			t.Fatalf("%s %q: %d but the registry grew", req.Method, path, rec.Code)
+		}
+	})
+}

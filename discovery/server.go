@@ -1,0 +1,323 @@
+package discovery
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// tombstoneTTL is how long a federated deletion is remembered when no newer
+// snapshot arrives to supersede it.
+const tombstoneTTL = 10 * time.Minute
+
+// Server is one region's discovery: the local registry, the HTTP API and
+// federation over gossip, all on one port.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	registry *Registry
+	metrics  *serverMetrics
+
+	tcp       []net.Listener // the API/gossip listeners; the first is BindHost
+	udp       *net.UDPConn
+	port      int
+	transport *transport
+	httpLn    *chanListener
+	ml        *memberlist.Memberlist
+	queue     *memberlist.TransmitLimitedQueue
+	outbox    chan outgoing // snapshots to send over TCP, by a worker
+
+	mu        sync.Mutex
+	fed       *federation            // guarded by mu
+	regions   map[string]regionState // guarded by mu; other regions, from gossip events
+	syncAsked map[string]time.Time   // guarded by mu; last sync request per region
+}
+
+// regionState is another region's gossip state as this region saw it change.
+type regionState struct {
+	addr  string
+	state string // alive, dead or left (suspect is read live from memberlist)
+	since time.Time
+}
+
+type outgoing struct {
+	region string
+	msg    []byte
+}
+
+// New validates cfg and binds the discovery port (TCP for the API and gossip
+// streams, UDP for gossip packets). Gossip starts in Run.
+func New(cfg Config) (*Server, error) {
+	cfg.fillDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		registry:  NewRegistry(cfg.MaxEntries),
+		outbox:    make(chan outgoing, 256),
+		fed:       newFederation(3 * cfg.PushPullInterval),
+		regions:   make(map[string]regionState),
+		syncAsked: make(map[string]time.Time),
+	}
+	s.metrics = newServerMetrics(s)
+	if err := s.listen(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// listen binds TCP and UDP on the same port, retrying when Port is -1 and
+// the free TCP port picked is taken on UDP.
+func (s *Server) listen() error {
+	for attempt := 0; ; attempt++ {
+		port := max(s.cfg.Port, 0)
+		ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.BindHost, strconv.Itoa(port)))
+		if err != nil {
+			return fmt.Errorf("discovery: listen: %w", err)
+		}
+		port = ln.Addr().(*net.TCPAddr).Port
+		udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(s.cfg.BindHost), Port: port})
+		if err != nil {
+			ln.Close()
+			if s.cfg.Port == -1 && attempt < 20 {
+				continue
+			}
+			return fmt.Errorf("discovery: listen udp: %w", err)
+		}
+		s.tcp, s.udp, s.port = []net.Listener{ln}, udp, port
+		break
+	}
+	bind := net.ParseIP(s.cfg.BindHost)
+	if !bind.IsLoopback() && !bind.IsUnspecified() {
+		lo, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)))
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("discovery: listen on loopback: %w", err)
+		}
+		s.tcp = append(s.tcp, lo)
+	}
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	for _, ln := range s.tcp {
+		ln.Close()
+	}
+	s.udp.Close()
+}
+
+// Addr returns the API address ("host:port") on BindHost.
+func (s *Server) Addr() string { return s.tcp[0].Addr().String() }
+
+// Registry returns the local registry.
+func (s *Server) Registry() *Registry { return s.registry }
+
+// Run gossips and serves the API until ctx ends, then leaves the gossip
+// cluster (so other regions drop this region's entries at once) and shuts
+// down.
+func (s *Server) Run(ctx context.Context) error {
+	s.transport = newTransport(s.udp, s.cfg.WGIP, s.port, s.log)
+	s.httpLn = newChanListener(s.tcp[0].Addr())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for _, ln := range s.tcp {
+		mux := &portMux{ln: ln, http: s.httpLn, streams: s.transport.deliverStream, log: s.log}
+		wg.Go(mux.serve)
+	}
+	defer s.closeListeners()
+
+	ml, err := memberlist.Create(s.memberlistConfig())
+	if err != nil {
+		s.transport.Shutdown()
+		return fmt.Errorf("discovery: starting gossip: %w", err)
+	}
+	s.ml = ml
+	s.log.Info("discovery started", "addr", s.Addr(),
+		"advertise", net.JoinHostPort(s.cfg.WGIP.String(), strconv.Itoa(s.port)), "peers", s.cfg.Peers)
+
+	httpSrv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          log.New(slogWriter{s.log, slog.LevelDebug}, "", 0),
+	}
+	loopCtx, stopLoops := context.WithCancel(context.Background())
+	wg.Go(func() { httpSrv.Serve(s.httpLn) })
+	wg.Go(func() { s.maintain(loopCtx) })
+	wg.Go(func() { s.rejoin(loopCtx) })
+	wg.Go(func() { s.sendLoop(loopCtx) })
+
+	<-ctx.Done()
+	s.log.Info("discovery stopping: leaving the gossip cluster")
+	if err := ml.Leave(2 * time.Second); err != nil {
+		s.log.Info("leave not acknowledged by every region", "err", err)
+	}
+	stopLoops()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	httpSrv.Shutdown(shutdownCtx)
+	s.httpLn.Close()
+	ml.Shutdown()
+	s.closeListeners()
+	return nil
+}
+
+func (s *Server) memberlistConfig() *memberlist.Config {
+	mc := memberlist.DefaultWANConfig()
+	mc.Name = s.cfg.Region
+	mc.Transport = s.transport
+	mc.AdvertiseAddr = s.cfg.WGIP.String()
+	mc.AdvertisePort = s.port
+	mc.PushPullInterval = s.cfg.PushPullInterval
+	mc.GossipInterval = s.cfg.GossipInterval
+	mc.ProbeInterval = s.cfg.ProbeInterval
+	mc.ProbeTimeout = s.cfg.ProbeTimeout
+	mc.SuspicionMult = s.cfg.SuspicionMult
+	mc.TCPTimeout = 10 * time.Second
+	mc.DeadNodeReclaimTime = 10 * time.Second // a region may come back on a new address
+	mc.Logger = log.New(memberlistLogWriter{s.log.With("component", "memberlist")}, "", 0)
+	d := &delegate{s}
+	mc.Delegate, mc.Events, mc.Conflict = d, d, d
+	s.queue = &memberlist.TransmitLimitedQueue{NumNodes: s.numMembers, RetransmitMult: 3}
+	return mc
+}
+
+// numMembers counts the alive regions, ourselves included, for the
+// broadcast queue's retransmit limit.
+func (s *Server) numMembers() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 1
+	for _, st := range s.regions {
+		if st.state == "alive" {
+			n++
+		}
+	}
+	return n
+}
+
+// maintain expires local and federated entries and broadcasts the digest
+// every PushPullInterval.
+func (s *Server) maintain(ctx context.Context) {
+	expire := time.NewTicker(250 * time.Millisecond)
+	defer expire.Stop()
+	digest := time.NewTicker(s.cfg.PushPullInterval)
+	defer digest.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-expire.C:
+			now := s.cfg.Now()
+			for _, e := range s.registry.Expire(now) {
+				s.log.Info("registration expired", "service", e.Name, "address", e.Address, "ttl", e.TTL)
+				s.broadcastDelete(e, now)
+			}
+			s.mu.Lock()
+			n := s.fed.expire(now, tombstoneTTL)
+			s.mu.Unlock()
+			if n > 0 {
+				s.log.Info("federated registrations went stale", "count", n)
+			}
+		case <-digest.C:
+			s.broadcastDigest()
+		}
+	}
+}
+
+// rejoin joins every configured peer that is not an alive member, so that
+// regions can start in any order and find each other again after a
+// partition that outlasted memberlist's gossip to the dead.
+func (s *Server) rejoin(ctx context.Context) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if missing := s.missingPeers(); len(missing) > 0 {
+			n, err := s.ml.Join(missing)
+			if err != nil {
+				s.log.Debug("joining peers failed; will retry", "peers", missing, "joined", n, "err", err)
+			} else {
+				s.log.Info("joined peers", "peers", missing)
+			}
+		}
+		t.Reset(s.cfg.RejoinInterval)
+	}
+}
+
+// missingPeers returns the configured peers that no alive member runs at.
+func (s *Server) missingPeers() []string {
+	alive := make(map[string]bool)
+	for _, m := range s.ml.Members() {
+		if m.State == memberlist.StateAlive || m.State == memberlist.StateSuspect {
+			alive[net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(m.Port)))] = true
+		}
+	}
+	self := net.JoinHostPort(s.cfg.WGIP.String(), strconv.Itoa(s.port))
+	var missing []string
+	for _, p := range s.cfg.Peers {
+		addr, err := net.ResolveTCPAddr("tcp", p)
+		if err != nil {
+			missing = append(missing, p) // Join reports the resolution error
+			continue
+		}
+		if a := addr.String(); a != self && !alive[a] {
+			missing = append(missing, p)
+		}
+	}
+	return missing
+}
+
+// sendLoop sends queued snapshots over TCP, one at a time, outside
+// memberlist's callbacks.
+func (s *Server) sendLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case o := <-s.outbox:
+			node := s.member(o.region)
+			if node == nil {
+				continue
+			}
+			if err := s.ml.SendReliable(node, o.msg); err != nil {
+				s.log.Debug("sending state failed", "region", o.region, "err", err)
+			}
+		}
+	}
+}
+
+func (s *Server) enqueue(region string, msg []byte) {
+	select {
+	case s.outbox <- outgoing{region, msg}:
+	default:
+		s.log.Warn("outbox full; dropping state transfer (digests will retry)", "region", region)
+	}
+}
+
+// member returns the live gossip node of region, or nil.
+func (s *Server) member(region string) *memberlist.Node {
+	for _, m := range s.ml.Members() {
+		if m.Name == region {
+			return m
+		}
+	}
+	return nil
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package planettest
+
+const raceEnabled = false
