@@ -77,3 +77,21 @@ func TestErrorNamesVariable(t *testing.T) {
 		t.Error("Invalid with nil reason is not nil")
 	}
 }
+
+// FuzzParsePeers: no input panics; every accepted entry is host:port.
+func FuzzParsePeers(f *testing.F) {
+	for _, s := range []string{"", "10.0.0.2:10200,10.0.0.3:10200", "[::1]:1", "a:b", ",,", "x:0", "h.example:65535 , "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		peers, err := ParsePeers(s)
+		if err != nil {
+			return
+		}
+		for _, p := range peers {
+			if _, err := ParseHostPort(p); err != nil {
+				t.Fatalf("accepted %q from %q: %v", p, s, err)
+			}
+		}
+	})
+}

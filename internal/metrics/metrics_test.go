@@ -24,7 +24,7 @@ func TestExposition(t *testing.T) {
 	h.Observe(5)
 
 	var b bytes.Buffer
-	r.WriteTo(&b)
+	r.Write(&b)
 	out := b.String()
 	for _, want := range []string{
 		"# TYPE req_total counter\n",

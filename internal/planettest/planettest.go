@@ -99,6 +99,14 @@ func FreeIPs(n int) []string {
 	return ips
 }
 
+var prefixBlock atomic.Int32
+
+// FreeIPPrefix returns a loopback /24 prefix ("127.0.200") of its own, for
+// `planet dev --ip-prefix`.
+func FreeIPPrefix() string {
+	return fmt.Sprintf("127.0.%d", 199+prefixBlock.Add(1))
+}
+
 // FreePort returns a port free on ip for both TCP and UDP.
 func FreePort(tb testing.TB, ip string) int {
 	tb.Helper()

@@ -1,0 +1,42 @@
+# Planet. `make demo` runs the whole three-region platform on this machine
+# with a scripted scenario; `make test` runs every test. Only Go is needed.
+
+GO        ?= go
+BIN       := bin/planet
+FUZZTIME  ?= 30s
+
+.PHONY: all build demo test vet bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/planet
+
+demo: build
+	BIN=$(BIN) bash scripts/demo.sh
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+
+# Every test, with the race detector (the integration tests build the planet
+# binary with -race too, and fail on a data race in a child process).
+test: vet
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+# System benchmarks (real processes, run once) and micro-benchmarks.
+# Not part of CI: run them alone on a quiet machine.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./internal/e2e/
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./discovery/
+
+# Coverage-guided fuzzing of every parser, FUZZTIME each.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRegistration$$' -fuzztime $(FUZZTIME) ./discovery/api/
+	$(GO) test -run '^$$' -fuzz '^FuzzValidateName$$' -fuzztime $(FUZZTIME) ./discovery/api/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMessage$$' -fuzztime $(FUZZTIME) ./discovery/
+	$(GO) test -run '^$$' -fuzz '^FuzzAPI$$' -fuzztime $(FUZZTIME) ./discovery/
+	$(GO) test -run '^$$' -fuzz '^FuzzParsePeers$$' -fuzztime $(FUZZTIME) ./internal/config/
+
+clean:
+	rm -rf bin

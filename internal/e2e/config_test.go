@@ -1,0 +1,77 @@
+package e2e
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	pt "planet/internal/planettest"
+)
+
+// TestBadConfigurationStopsAtStart: each bad value stops the service at
+// start with exit code 2 and one line naming the variable.
+func TestBadConfigurationStopsAtStart(t *testing.T) {
+	good := map[string]string{"REGION": "sfo", "WG_IP": "127.0.0.1", "BIND_HOST": "127.0.0.1",
+		"DISCOVERY_PORT": "1", "DISCOVERY_PEERS": ""}
+	for _, tc := range []struct {
+		name, variable, value string
+		args                  []string
+	}{
+		{"region with capitals", "REGION", "SFO", nil},
+		{"region with punctuation", "REGION", "sf-o", nil},
+		{"region missing", "REGION", "", nil},
+		{"WG_IP not an IP", "WG_IP", "nyc", nil},
+		{"WG_IP missing", "WG_IP", "", nil},
+		{"BIND_HOST not an IP", "BIND_HOST", "0.0.0", nil},
+		{"peer without port", "DISCOVERY_PEERS", "10.0.0.2:10200,10.0.0.3", nil},
+		{"peer with bad port", "DISCOVERY_PEERS", "10.0.0.2:http", nil},
+		{"port out of range", "DISCOVERY_PORT", "70000", nil},
+		{"log level", "LOG_LEVEL", "loud", nil},
+		{"ttl not a duration", "DISCOVERY_TTL", "forever", []string{"discovery", "register", "web", "127.0.0.1:1"}},
+		{"ttl over an hour", "DISCOVERY_TTL", "2h", []string{"discovery", "register", "web", "127.0.0.1:1"}},
+		{"discovery address", "DISCOVERY_ADDR", "nowhere", []string{"discovery", "list", "web"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := tc.args
+			if args == nil {
+				args = []string{"discovery", "serve"}
+			}
+			cmd := exec.Command(pt.Binary(t), args...)
+			cmd.Env = os.Environ()
+			for k, v := range good {
+				cmd.Env = append(cmd.Env, k+"="+v)
+			}
+			cmd.Env = append(cmd.Env, tc.variable+"="+tc.value)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			done := make(chan error, 1)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			go func() { done <- cmd.Wait() }()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				<-done
+				t.Fatal("still running after 10s: bad configuration was accepted")
+			}
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+				t.Errorf("exit = %v, want code 2", err)
+			}
+			lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+			if len(lines) != 1 || !strings.Contains(lines[0], tc.variable) {
+				t.Errorf("stderr = %q, want one line naming %s", stderr.String(), tc.variable)
+			}
+			if strings.Contains(stderr.String(), "panic") {
+				t.Errorf("panicked: %s", stderr.String())
+			}
+		})
+	}
+}

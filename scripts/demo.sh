@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The Planet demo: starts the three-region platform with `planet dev` and
+# walks through a scenario, printing each step and its outcome. Exits 0 only
+# if every step held.
+set -uo pipefail
+
+BIN=${BIN:-bin/planet}
+CONTROL=${PLANET_DEV_CONTROL:-127.0.0.1:10199}
+export PLANET_DEV_CONTROL=$CONTROL
+SFO=127.0.1.1:10200
+NYC=127.0.1.2:10200
+AMS=127.0.1.3:10200
+WORK=$(mktemp -d)
+LOG=$WORK/planet-dev.log
+PIDS=()
+
+if [ -t 1 ]; then B=$'\033[1m' G=$'\033[32m' R=$'\033[31m' N=$'\033[0m'; else B= G= R= N=; fi
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+T0=$(now_ms)
+step() { printf '\n%s==> %s%s\n' "$B" "$*" "$N"; }
+ok()   { printf '    %sok%s   %s\n' "$G" "$N" "$*"; }
+fail() {
+	printf '    %sFAIL%s %s\n' "$R" "$N" "$*"
+	echo "--- last 40 lines of planet dev's log ($LOG)"
+	tail -n 40 "$LOG"
+	exit 1
+}
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	if [ -n "${DEV:-}" ]; then kill -INT "$DEV" 2>/dev/null; wait "$DEV" 2>/dev/null; fi
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# wait_until SECONDS DESCRIPTION COMMAND...: poll COMMAND until it succeeds.
+wait_until() {
+	local limit=$(( $1 * 1000 )) desc=$2 start
+	shift 2
+	start=$(now_ms)
+	until "$@"; do
+		if [ $(( $(now_ms) - start )) -gt "$limit" ]; then
+			fail "$desc: not within $(( limit / 1000 ))s"
+		fi
+		sleep 0.05
+	done
+	ok "$desc (after $(( $(now_ms) - start )) ms)"
+}
+
+listed()     { "$BIN" discovery list "$2" --addr "$1" 2>/dev/null | grep -qx "$3"; }
+not_listed() { "$BIN" discovery list "$2" --addr "$1" >"$WORK/out" 2>/dev/null && ! grep -qx "$3" "$WORK/out"; }
+all_alive()  { [ "$("$BIN" discovery regions --json --addr "$1" 2>/dev/null | grep -c '"state": "alive"')" = 3 ]; }
+
+step "Start the three-region platform: planet dev (sfo 127.0.1.1, nyc 127.0.1.2, ams 127.0.1.3)"
+"$BIN" dev --control "$CONTROL" >"$LOG" 2>&1 &
+DEV=$!
+for r in $SFO $NYC $AMS; do
+	wait_until 20 "discovery at $r sees all three regions alive" all_alive "$r"
+done
+"$BIN" discovery regions --addr $SFO | sed 's/^/        /'
+
+step "Register service 'web' at 127.0.0.1:8080 in sfo"
+"$BIN" discovery register web 127.0.0.1:8080 --ttl 10m --addr $SFO || fail "register in sfo"
+ok "registered in sfo"
+
+step "It is listed in nyc and ams, with sfo's address (127.0.1.1) and region"
+wait_until 5 "nyc lists web at 127.0.1.1:8080" listed $NYC web 127.0.1.1:8080
+wait_until 5 "ams lists web at 127.0.1.1:8080" listed $AMS web 127.0.1.1:8080
+"$BIN" discovery list web --json --addr $NYC >"$WORK/web.json" || fail "list --json in nyc"
+grep -q '"region": "sfo"' "$WORK/web.json" || fail "nyc's entry does not carry region sfo"
+ok "nyc's entry carries region sfo:"
+sed 's/^/        /' "$WORK/web.json"
+
+step "list_local in nyc does not show it"
+local_out=$("$BIN" discovery list web --local --addr $NYC) || fail "list --local in nyc"
+[ -z "$local_out" ] || fail "nyc's list_local shows: $local_out"
+ok "nyc's list_local for web is empty"
+
+step "A service in ams (heartbeating, as a real service does): 'api' at 127.0.0.1:9000"
+"$BIN" discovery register api 127.0.0.1:9000 --heartbeat --ttl 3s --addr $AMS >"$WORK/api.log" 2>&1 &
+PIDS+=($!)
+wait_until 5 "sfo lists ams's api at 127.0.1.3:9000" listed $SFO api 127.0.1.3:9000
+wait_until 5 "nyc lists ams's api at 127.0.1.3:9000" listed $NYC api 127.0.1.3:9000
+
+step "Kill ams's discovery (SIGKILL): its services drop out of sfo and nyc"
+"$BIN" dev kill ams discovery | sed 's/^/        /' || fail "planet dev kill"
+wait_until 15 "sfo no longer lists ams's api" not_listed $SFO api 127.0.1.3:9000
+wait_until 15 "nyc no longer lists ams's api" not_listed $NYC api 127.0.1.3:9000
+"$BIN" discovery regions --addr $SFO | sed 's/^/        /'
+
+step "Start ams's discovery again: its services come back, nothing else restarted"
+"$BIN" dev start ams discovery | sed 's/^/        /' || fail "planet dev start"
+wait_until 20 "sfo lists ams's api again" listed $SFO api 127.0.1.3:9000
+wait_until 20 "nyc lists ams's api again" listed $NYC api 127.0.1.3:9000
+wait_until 20 "ams lists sfo's web again" listed $AMS web 127.0.1.1:8080
+"$BIN" dev ps | sed 's/^/        /'
+
+printf '\n%sDemo passed: every step held (%d s).%s\n' "$B$G" $(( ($(now_ms) - T0) / 1000 )) "$N"
