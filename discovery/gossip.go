@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"net"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -15,6 +16,7 @@ var (
 	_ memberlist.Delegate         = (*delegate)(nil)
 	_ memberlist.EventDelegate    = (*delegate)(nil)
 	_ memberlist.ConflictDelegate = (*delegate)(nil)
+	_ memberlist.PingDelegate     = (*delegate)(nil)
 )
 
 func (d *delegate) NodeMeta(limit int) []byte { return nil }
@@ -46,8 +48,9 @@ func (d *delegate) NotifyJoin(n *memberlist.Node) {
 	if n.Name == s.cfg.Region {
 		return
 	}
+	now := s.cfg.Now()
 	s.mu.Lock()
-	s.regions[n.Name] = regionState{addr: n.Address(), state: "alive", since: s.cfg.Now()}
+	s.regions[n.Name] = regionState{ip: append(net.IP(nil), n.Addr...), port: n.Port, state: "alive", since: now, lastHeard: now}
 	s.mu.Unlock()
 	s.log.Info("region joined", "peer", n.Name, "addr", n.Address())
 	s.enqueue(n.Name, s.snapshotMessage(true))
@@ -64,13 +67,41 @@ func (d *delegate) NotifyLeave(n *memberlist.Node) {
 		state = "left"
 	}
 	s.mu.Lock()
-	s.regions[n.Name] = regionState{addr: n.Address(), state: state, since: s.cfg.Now()}
+	s.regions[n.Name] = regionState{ip: append(net.IP(nil), n.Addr...), port: n.Port, state: state, since: s.cfg.Now()}
 	dropped := s.fed.dropRegion(n.Name)
 	s.mu.Unlock()
 	s.log.Warn("region "+state, "peer", n.Name, "addr", n.Address(), "dropped_entries", dropped)
 }
 
-func (d *delegate) NotifyUpdate(n *memberlist.Node) {}
+// NotifyUpdate: a region's address or metadata changed.
+func (d *delegate) NotifyUpdate(n *memberlist.Node) {
+	s := d.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.regions[n.Name]; ok {
+		r.ip, r.port = append(net.IP(nil), n.Addr...), n.Port
+		s.regions[n.Name] = r
+	}
+}
+
+// NotifyPingComplete: a probe of a region was answered; see Regions for
+// how this tells suspect regions from alive ones.
+func (d *delegate) NotifyPingComplete(other *memberlist.Node, rtt time.Duration, payload []byte) {
+	d.s.heard(other.Name)
+}
+
+func (d *delegate) AckPayload() []byte { return nil }
+
+// heard records that region answered or sent something just now.
+func (s *Server) heard(region string) {
+	now := s.cfg.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.regions[region]; ok && r.state == "alive" {
+		r.lastHeard = now
+		s.regions[region] = r
+	}
+}
 
 func (d *delegate) NotifyConflict(existing, other *memberlist.Node) {
 	d.s.log.Error("two discovery instances claim one region name", "region", existing.Name,
@@ -101,9 +132,11 @@ func (s *Server) handleMessage(b []byte, via string) {
 	now := s.cfg.Now()
 	switch m := msg.(type) {
 	case *deltaMsg:
+		s.heard(m.Region)
 		s.metrics.gossipMessages.Inc("delta", via)
 		s.applyDelta(m, now)
 	case *digestMsg:
+		s.heard(m.Region)
 		s.metrics.gossipMessages.Inc("digest", via)
 		s.checkDigest(m, now)
 	case *snapshotMsg:
@@ -231,13 +264,24 @@ func (s *Server) broadcastDelete(e Entry, now time.Time) {
 func (s *Server) broadcastDelta(m *deltaMsg) {
 	msg := encodeMessage(msgDelta, m)
 	if s.ml != nil {
-		for _, n := range s.ml.Members() {
-			if n.Name != s.cfg.Region {
-				s.ml.SendBestEffort(n, msg)
-			}
+		for _, n := range s.aliveNodes() {
+			s.ml.SendBestEffort(n, msg)
 		}
 	}
 	s.queue.QueueBroadcast(&broadcast{name: "delta/" + m.Entry.Name + "/" + m.Entry.Address, msg: msg})
+}
+
+// aliveNodes returns a node of our own for every alive region.
+func (s *Server) aliveNodes() []*memberlist.Node {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	nodes := make([]*memberlist.Node, 0, len(s.regions))
+	for name, r := range s.regions {
+		if r.state == "alive" {
+			nodes = append(nodes, r.node(name))
+		}
+	}
+	return nodes
 }
 
 // broadcast is a queued gossip message; a newer one with the same name

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"planet/discovery/api"
 	"planet/internal/admin"
@@ -148,34 +149,31 @@ func (s *Server) localInstance(e Entry) api.Instance {
 	return api.Instance{Name: e.Name, Address: e.Address, Region: s.cfg.Region, Local: true, LastSeen: e.LastSeen.UTC()}
 }
 
-// Regions returns this region and every region gossip knows, sorted by name.
+// Regions returns this region and every region gossip knows, sorted by
+// name. An alive region that has not answered a probe or sent anything for
+// suspectAfter is reported suspect: memberlist does not report its own
+// suspicion through events, and this is what it would be acting on.
 func (s *Server) Regions() []api.Region {
-	self := api.Region{Name: s.cfg.Region, Address: net.JoinHostPort(s.cfg.WGIP.String(), strconv.Itoa(s.port)), State: "alive", Local: true}
-	out := []api.Region{self}
-	live := make(map[string]api.Region)
-	if s.ml != nil {
-		for _, m := range s.ml.Members() {
-			if m.Name != s.cfg.Region {
-				live[m.Name] = api.Region{Name: m.Name, Address: m.Address(), State: stateName(m.State)}
-			}
+	out := []api.Region{{Name: s.cfg.Region, Address: net.JoinHostPort(s.cfg.WGIP.String(), strconv.Itoa(s.port)),
+		State: "alive", Local: true}}
+	now := s.cfg.Now()
+	s.mu.Lock()
+	alive := 0
+	for _, r := range s.regions {
+		if r.state == "alive" {
+			alive++
 		}
 	}
-	s.mu.Lock()
-	for name, st := range s.regions {
-		r, ok := live[name]
-		if !ok {
-			r = api.Region{Name: name, Address: st.addr, State: st.state}
-			if r.State == "alive" {
-				r.State = "dead" // gone from memberlist since our last event
-			}
+	// Each region probes one other per ProbeInterval, round robin.
+	suspectAfter := 2*time.Duration(max(alive, 1))*s.cfg.ProbeInterval + s.cfg.ProbeTimeout
+	for name, r := range s.regions {
+		state := r.state
+		if state == "alive" && now.Sub(r.lastHeard) > suspectAfter {
+			state = "suspect"
 		}
-		r.Since = st.since.UTC()
-		live[name] = r
+		out = append(out, api.Region{Name: name, Address: r.addr(), State: state, Since: r.since.UTC()})
 	}
 	s.mu.Unlock()
-	for _, r := range live {
-		out = append(out, r)
-	}
 	sort.Slice(out[1:], func(i, j int) bool { return out[1+i].Name < out[1+j].Name })
 	return out
 }

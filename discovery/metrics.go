@@ -1,10 +1,6 @@
 package discovery
 
-import (
-	"github.com/hashicorp/memberlist"
-
-	"planet/internal/metrics"
-)
+import "planet/internal/metrics"
 
 type serverMetrics struct {
 	reg            *metrics.Registry
@@ -48,16 +44,4 @@ func newServerMetrics(s *Server) *serverMetrics {
 			return out
 		})
 	return m
-}
-
-func stateName(st memberlist.NodeStateType) string {
-	switch st {
-	case memberlist.StateAlive:
-		return "alive"
-	case memberlist.StateSuspect:
-		return "suspect"
-	case memberlist.StateLeft:
-		return "left"
-	}
-	return "dead"
 }

@@ -41,11 +41,22 @@ type Server struct {
 	syncAsked map[string]time.Time   // guarded by mu; last sync request per region
 }
 
-// regionState is another region's gossip state as this region saw it change.
+// regionState is another region's gossip state, copied from memberlist's
+// events while memberlist holds its lock: memberlist's Members() hands out
+// pointers to nodes it keeps mutating, so we never read those.
 type regionState struct {
-	addr  string
-	state string // alive, dead or left (suspect is read live from memberlist)
-	since time.Time
+	ip        net.IP
+	port      uint16
+	state     string    // alive, dead or left
+	since     time.Time // when state was entered
+	lastHeard time.Time // last probe ack or message from the region
+}
+
+func (r regionState) addr() string { return net.JoinHostPort(r.ip.String(), strconv.Itoa(int(r.port))) }
+
+// node returns a memberlist node of our own for sending to the region.
+func (r regionState) node(name string) *memberlist.Node {
+	return &memberlist.Node{Name: name, Addr: r.ip, Port: r.port}
 }
 
 type outgoing struct {
@@ -265,11 +276,13 @@ func (s *Server) rejoin(ctx context.Context) {
 // missingPeers returns the configured peers that no alive member runs at.
 func (s *Server) missingPeers() []string {
 	alive := make(map[string]bool)
-	for _, m := range s.ml.Members() {
-		if m.State == memberlist.StateAlive || m.State == memberlist.StateSuspect {
-			alive[net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(m.Port)))] = true
+	s.mu.Lock()
+	for _, r := range s.regions {
+		if r.state == "alive" {
+			alive[r.addr()] = true
 		}
 	}
+	s.mu.Unlock()
 	self := net.JoinHostPort(s.cfg.WGIP.String(), strconv.Itoa(s.port))
 	var missing []string
 	for _, p := range s.cfg.Peers {
@@ -293,11 +306,13 @@ func (s *Server) sendLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case o := <-s.outbox:
-			node := s.member(o.region)
-			if node == nil {
+			s.mu.Lock()
+			r, ok := s.regions[o.region]
+			s.mu.Unlock()
+			if !ok || r.state != "alive" {
 				continue
 			}
-			if err := s.ml.SendReliable(node, o.msg); err != nil {
+			if err := s.ml.SendReliable(r.node(o.region), o.msg); err != nil {
 				s.log.Debug("sending state failed", "region", o.region, "err", err)
 			}
 		}
@@ -310,14 +325,4 @@ func (s *Server) enqueue(region string, msg []byte) {
 	default:
 		s.log.Warn("outbox full; dropping state transfer (digests will retry)", "region", region)
 	}
-}
-
-// member returns the live gossip node of region, or nil.
-func (s *Server) member(region string) *memberlist.Node {
-	for _, m := range s.ml.Members() {
-		if m.Name == region {
-			return m
-		}
-	}
-	return nil
 }
