@@ -2,7 +2,8 @@ package discovery
 
 import (
 	"hash/fnv"
-	"sort"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -20,9 +21,52 @@ type entryKey struct{ name, address string }
 
 // regionView is what this region knows of one other region's registry.
 type regionView struct {
-	entries     map[entryKey]remoteEntry
-	tombstones  map[entryKey]tombstone // deletions newer than snapVersion
-	snapVersion uint64                 // version of the newest snapshot applied
+	entries     map[string]map[string]remoteEntry // name -> address -> entry
+	count       int                               // number of entries
+	tombstones  map[entryKey]tombstone            // deletions newer than snapVersion
+	snapVersion uint64                            // version of the newest snapshot applied
+}
+
+func (v *regionView) get(k entryKey) (remoteEntry, bool) {
+	e, ok := v.entries[k.name][k.address]
+	return e, ok
+}
+
+func (v *regionView) set(k entryKey, e remoteEntry) {
+	byAddr, ok := v.entries[k.name]
+	if !ok {
+		byAddr = make(map[string]remoteEntry)
+		v.entries[k.name] = byAddr
+	}
+	if _, ok := byAddr[k.address]; !ok {
+		v.count++
+	}
+	byAddr[k.address] = e
+}
+
+func (v *regionView) remove(k entryKey) bool {
+	byAddr, ok := v.entries[k.name]
+	if !ok {
+		return false
+	}
+	if _, ok := byAddr[k.address]; !ok {
+		return false
+	}
+	delete(byAddr, k.address)
+	if len(byAddr) == 0 {
+		delete(v.entries, k.name)
+	}
+	v.count--
+	return true
+}
+
+// each calls f for every entry; f may remove the entry it is given.
+func (v *regionView) each(f func(k entryKey, e remoteEntry)) {
+	for name, byAddr := range v.entries {
+		for addr, e := range byAddr {
+			f(entryKey{name, addr}, e)
+		}
+	}
 }
 
 type tombstone struct {
@@ -31,7 +75,7 @@ type tombstone struct {
 }
 
 func newRegionView() *regionView {
-	return &regionView{entries: make(map[entryKey]remoteEntry), tombstones: make(map[entryKey]tombstone)}
+	return &regionView{entries: make(map[string]map[string]remoteEntry), tombstones: make(map[entryKey]tombstone)}
 }
 
 // federation holds the views of all other regions. It is pure state with
@@ -69,20 +113,20 @@ func (f *federation) view(region string) *regionView {
 func (f *federation) applyPut(region string, e remoteEntry) bool {
 	v := f.view(region)
 	k := entryKey{e.Name, e.Address}
-	if cur, ok := v.entries[k]; ok {
+	if cur, ok := v.get(k); ok {
 		if e.Version < cur.Version {
 			return false
 		}
 		if e.Version == cur.Version {
 			cur.Confirmed = maxTime(cur.Confirmed, e.Confirmed)
-			v.entries[k] = cur
+			v.set(k, cur)
 			return false
 		}
 	} else if t, ok := v.tombstones[k]; (ok && t.version >= e.Version) || e.Version <= v.snapVersion {
 		return false
 	}
 	delete(v.tombstones, k)
-	v.entries[k] = e
+	v.set(k, e)
 	return true
 }
 
@@ -91,7 +135,7 @@ func (f *federation) applyPut(region string, e remoteEntry) bool {
 func (f *federation) applyDelete(region, name, address string, version uint64, now time.Time) bool {
 	v := f.view(region)
 	k := entryKey{name, address}
-	cur, had := v.entries[k]
+	cur, had := v.get(k)
 	switch {
 	case had && cur.Version >= version:
 		return false // the entry was re-registered after this deletion
@@ -101,7 +145,7 @@ func (f *federation) applyDelete(region, name, address string, version uint64, n
 	if t, ok := v.tombstones[k]; ok && t.version >= version {
 		return false
 	}
-	delete(v.entries, k)
+	v.remove(k)
 	v.tombstones[k] = tombstone{version: version, at: now}
 	return had
 }
@@ -117,28 +161,28 @@ func (f *federation) applySnapshot(region string, version uint64, entries []remo
 	for _, e := range entries {
 		k := entryKey{e.Name, e.Address}
 		in[k] = true
-		cur, ok := v.entries[k]
+		cur, ok := v.get(k)
 		switch {
 		case ok && e.Version < cur.Version:
 			continue
 		case ok && e.Version == cur.Version:
 			cur.Confirmed = maxTime(cur.Confirmed, e.Confirmed)
-			v.entries[k] = cur
+			v.set(k, cur)
 			continue
 		case !ok:
 			if t, dead := v.tombstones[k]; dead && t.version >= e.Version {
 				continue
 			}
 		}
-		v.entries[k] = e
+		v.set(k, e)
 		upserted++
 	}
-	for k, cur := range v.entries {
+	v.each(func(k entryKey, cur remoteEntry) {
 		if !in[k] && cur.Version <= version {
-			delete(v.entries, k)
+			v.remove(k)
 			removed++
 		}
-	}
+	})
 	v.snapVersion = version
 	for k, t := range v.tombstones {
 		if t.version <= version {
@@ -156,7 +200,7 @@ func (f *federation) dropRegion(region string) int {
 		return 0
 	}
 	delete(f.regions, region)
-	return len(v.entries)
+	return v.count
 }
 
 // digest summarises a region's entries: their count and an order-independent
@@ -167,10 +211,8 @@ func (f *federation) digest(region string) (count int, hash uint64) {
 	if !ok {
 		return 0, 0
 	}
-	for _, e := range v.entries {
-		hash ^= entryHash(e.Name, e.Address, e.Version)
-	}
-	return len(v.entries), hash
+	v.each(func(_ entryKey, e remoteEntry) { hash ^= entryHash(e.Name, e.Address, e.Version) })
+	return v.count, hash
 }
 
 // confirm marks every entry of region as vouched for at now.
@@ -179,9 +221,11 @@ func (f *federation) confirm(region string, now time.Time) {
 	if !ok {
 		return
 	}
-	for k, e := range v.entries {
-		e.Confirmed = now
-		v.entries[k] = e
+	for _, byAddr := range v.entries {
+		for addr, e := range byAddr {
+			e.Confirmed = now
+			byAddr[addr] = e
+		}
 	}
 }
 
@@ -191,12 +235,12 @@ func (f *federation) confirm(region string, now time.Time) {
 func (f *federation) expire(now time.Time, tombstoneTTL time.Duration) int {
 	removed := 0
 	for _, v := range f.regions {
-		for k, e := range v.entries {
+		v.each(func(k entryKey, e remoteEntry) {
 			if now.Sub(e.Confirmed) > max(e.TTL, f.minStale) {
-				delete(v.entries, k)
+				v.remove(k)
 				removed++
 			}
-		}
+		})
 		for k, t := range v.tombstones {
 			if now.Sub(t.at) > tombstoneTTL {
 				delete(v.tombstones, k)
@@ -211,17 +255,15 @@ func (f *federation) expire(now time.Time, tombstoneTTL time.Duration) int {
 func (f *federation) list(name string) []remoteInstance {
 	var out []remoteInstance
 	for region, v := range f.regions {
-		for k, e := range v.entries {
-			if k.name == name {
-				out = append(out, remoteInstance{region, e})
-			}
+		for _, e := range v.entries[name] {
+			out = append(out, remoteInstance{region, e})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].region != out[j].region {
-			return out[i].region < out[j].region
+	slices.SortFunc(out, func(a, b remoteInstance) int {
+		if c := strings.Compare(a.region, b.region); c != 0 {
+			return c
 		}
-		return out[i].entry.Address < out[j].entry.Address
+		return strings.Compare(a.entry.Address, b.entry.Address)
 	})
 	return out
 }
@@ -235,7 +277,7 @@ type remoteInstance struct {
 func (f *federation) counts() map[string]int {
 	out := make(map[string]int, len(f.regions))
 	for r, v := range f.regions {
-		out[r] = len(v.entries)
+		out[r] = v.count
 	}
 	return out
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"planet/discovery/api"
@@ -57,8 +58,17 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, name string)
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown scope %q (use local, or omit for every region)", scope))
 		return
 	}
-	writeJSON(w, http.StatusOK, list)
+	buf := bufPool.Get().(*[]byte)
+	*buf = appendInstances((*buf)[:0], list)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(*buf)))
+	w.Write(*buf)
+	if cap(*buf) <= 1<<20 {
+		bufPool.Put(buf)
+	}
 }
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request, name string) {
 	address, ttl, err := api.DecodeRegistration(http.MaxBytesReader(w, r.Body, api.MaxBodyBytes))
@@ -125,9 +135,9 @@ func (s *Server) health() (any, error) {
 // address they registered, others with their region's rewritten address.
 func (s *Server) List(name string) []api.Instance {
 	out := s.ListLocal(name)
-	s.mu.Lock()
+	s.mu.RLock()
 	remote := s.fed.list(name)
-	s.mu.Unlock()
+	s.mu.RUnlock()
 	for _, ri := range remote {
 		out = append(out, api.Instance{Name: name, Address: ri.entry.Address, Region: ri.region,
 			LastSeen: ri.entry.Confirmed.UTC()})

@@ -2,7 +2,8 @@ package discovery
 
 import (
 	"errors"
-	"sort"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -128,7 +129,7 @@ func (r *Registry) List(name string) []Entry {
 	for _, e := range r.entries[name] {
 		out = append(out, e)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Address < out[j].Address })
+	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Address, b.Address) })
 	return out
 }
 

@@ -35,7 +35,7 @@ type Server struct {
 	queue     *memberlist.TransmitLimitedQueue
 	outbox    chan outgoing // snapshots to send over TCP, by a worker
 
-	mu        sync.Mutex
+	mu        sync.RWMutex
 	fed       *federation            // guarded by mu
 	regions   map[string]regionState // guarded by mu; other regions, from gossip events
 	syncAsked map[string]time.Time   // guarded by mu; last sync request per region
