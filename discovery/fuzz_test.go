@@ -16,6 +16,7 @@ func FuzzDecodeMessage(f *testing.F) {
 	f.Add(encodeMessage(msgDigest, &digestMsg{Region: "nyc", Version: 3, Count: 1, Hash: 99}))
 	f.Add(encodeMessage(msgSnapshot, &snapshotMsg{Region: "ams", Version: 9, Entries: []wireEntry{{"a", "b:1", 1000, 1}}, Reply: true}))
 	f.Add(encodeMessage(msgSyncRequest, &syncRequestMsg{Region: "sfo"}))
+	f.Add(encodeMessage(msgLeave, &leaveMsg{Region: "ams"}))
 	f.Add([]byte{9, '{', '}'})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		msg, err := decodeMessage(b)

@@ -56,21 +56,45 @@ func (d *delegate) NotifyJoin(n *memberlist.Node) {
 	s.enqueue(n.Name, s.snapshotMessage(true))
 }
 
-// NotifyLeave: a region died or left; its entries go at once.
+// NotifyLeave: a region died or left; its entries go at once. (memberlist
+// does not say which: a region that announced its leave is "left".)
 func (d *delegate) NotifyLeave(n *memberlist.Node) {
 	s := d.s
 	if n.Name == s.cfg.Region {
 		return
 	}
-	state := "dead"
-	if n.State == memberlist.StateLeft {
-		state = "left"
-	}
 	s.mu.Lock()
-	s.regions[n.Name] = regionState{ip: append(net.IP(nil), n.Addr...), port: n.Port, state: state, since: s.cfg.Now()}
+	defer s.mu.Unlock()
+	if r, ok := s.regions[n.Name]; ok && r.state == "left" {
+		return // announced; its entries are already gone
+	}
+	s.regions[n.Name] = regionState{ip: append(net.IP(nil), n.Addr...), port: n.Port, state: "dead", since: s.cfg.Now()}
 	dropped := s.fed.dropRegion(n.Name)
-	s.mu.Unlock()
-	s.log.Warn("region "+state, "peer", n.Name, "addr", n.Address(), "dropped_entries", dropped)
+	s.log.Warn("region dead", "peer", n.Name, "addr", n.Address(), "dropped_entries", dropped)
+}
+
+// regionLeft handles a region's announcement that it is shutting down.
+func (s *Server) regionLeft(region string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.regions[region]
+	if !ok || r.state != "alive" {
+		return
+	}
+	r.state, r.since = "left", s.cfg.Now()
+	s.regions[region] = r
+	dropped := s.fed.dropRegion(region)
+	s.log.Info("region left", "peer", region, "dropped_entries", dropped)
+}
+
+// announceLeave tells every alive region that we are shutting down, so
+// that they drop our entries at once.
+func (s *Server) announceLeave() {
+	msg := encodeMessage(msgLeave, &leaveMsg{Region: s.cfg.Region})
+	for _, n := range s.aliveNodes() {
+		s.ml.SendBestEffort(n, msg)
+	}
+	s.queue.QueueBroadcast(&broadcast{name: "leave", msg: msg})
 }
 
 // NotifyUpdate: a region's address or metadata changed.
@@ -148,6 +172,9 @@ func (s *Server) handleMessage(b []byte, via string) {
 	case *syncRequestMsg:
 		s.metrics.gossipMessages.Inc("sync_request", via)
 		s.enqueue(m.Region, s.snapshotMessage(false))
+	case *leaveMsg:
+		s.metrics.gossipMessages.Inc("leave", via)
+		s.regionLeft(m.Region)
 	}
 }
 

@@ -21,6 +21,7 @@ const (
 	msgDigest      msgType = 2 // a region's (count, hash) summary, every push/pull period
 	msgSnapshot    msgType = 3 // a region's full state
 	msgSyncRequest msgType = 4 // "send me your snapshot"
+	msgLeave       msgType = 5 // "I am shutting down": drop my entries now
 )
 
 // wireEntry is an instance on the wire. TTL is in milliseconds.
@@ -56,6 +57,10 @@ type syncRequestMsg struct {
 	Region string `json:"r"` // who asks
 }
 
+type leaveMsg struct {
+	Region string `json:"r"` // who leaves
+}
+
 func encodeMessage(t msgType, v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -65,7 +70,7 @@ func encodeMessage(t msgType, v any) []byte {
 }
 
 // decodeMessage decodes and validates one message; it returns one of
-// *deltaMsg, *digestMsg, *snapshotMsg, *syncRequestMsg.
+// *deltaMsg, *digestMsg, *snapshotMsg, *syncRequestMsg, *leaveMsg.
 func decodeMessage(b []byte) (any, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%w: empty", ErrBadMessage)
@@ -86,6 +91,9 @@ func decodeMessage(b []byte) (any, error) {
 		msg, validate = m, func() error { return validateSnapshot(m) }
 	case msgSyncRequest:
 		m := &syncRequestMsg{}
+		msg, validate = m, func() error { return validateRegion(m.Region) }
+	case msgLeave:
+		m := &leaveMsg{}
 		msg, validate = m, func() error { return validateRegion(m.Region) }
 	default:
 		return nil, fmt.Errorf("%w: unknown type %d", ErrBadMessage, b[0])

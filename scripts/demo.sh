@@ -38,6 +38,9 @@ wait_until() {
 	shift 2
 	start=$(now_ms)
 	until "$@"; do
+		if [ -n "${DEV:-}" ] && ! kill -0 "$DEV" 2>/dev/null; then
+			fail "$desc: planet dev exited (is another planet dev running, or are ports 10199/10200 taken?)"
+		fi
 		if [ $(( $(now_ms) - start )) -gt "$limit" ]; then
 			fail "$desc: not within $(( limit / 1000 ))s"
 		fi

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -46,6 +47,17 @@ func aliveRegions(addr string) int {
 	return n
 }
 
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
 func deregister(t *testing.T, addr, name, address string) {
 	t.Helper()
 	req, _ := http.NewRequest("DELETE", "http://"+addr+"/v1/services/"+name+"?address="+address, nil)
@@ -79,6 +91,21 @@ func TestFederationPropagatesRegisterAndDeregister(t *testing.T) {
 	own := pt.List(sfo.Addr(), "web", "local")
 	if len(own) != 1 || own[0].Address != "127.0.0.1:8080" || !own[0].Local {
 		t.Errorf("sfo list_local = %+v", own)
+	}
+
+	metrics := get(t, "http://"+nyc.Addr()+"/metrics")
+	for _, want := range []string{
+		`planet_discovery_entries{region="sfo",scope="federated"} 1`,
+		`planet_discovery_entries{region="nyc",scope="local"} 0`,
+		`planet_discovery_gossip_members{state="alive"} 3`,
+		`planet_discovery_http_requests_total{route="/v1/services/{name}",code="200"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("nyc /metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(metrics, "planet_discovery_propagation_delay_seconds_count 0\n") {
+		t.Error("nyc observed no propagation delay")
 	}
 
 	// A second region's instance: list shows both regions, list_local one.
@@ -120,6 +147,7 @@ func TestRegionFailureAndReturn(t *testing.T) {
 	}{
 		{"SIGKILL and restart", func(r *pt.Region) { r.Kill() }, func(r *pt.Region) { r.Start() }},
 		{"SIGSTOP and SIGCONT", func(r *pt.Region) { r.Signal(syscall.SIGSTOP) }, func(r *pt.Region) { r.Signal(syscall.SIGCONT) }},
+		{"SIGTERM (graceful leave) and restart", func(r *pt.Region) { r.Terminate() }, func(r *pt.Region) { r.Start() }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := pt.StartDiscovery(t, "sfo", "nyc", "ams")
