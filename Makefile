@@ -5,7 +5,7 @@ GO        ?= go
 BIN       := bin/planet
 FUZZTIME  ?= 30s
 
-.PHONY: all build demo test vet bench fuzz clean
+.PHONY: all build demo deps test vet bench fuzz clean
 
 all: build
 
@@ -19,9 +19,14 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 
+# What the tests need besides Go (a C compiler for -race); installs it as
+# root, otherwise prints the command to run.
+deps:
+	@bash scripts/deps.sh
+
 # Every test, with the race detector (the integration tests build the planet
 # binary with -race too, and fail on a data race in a child process).
-test: vet
+test: deps vet
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 # System benchmarks (real processes, run once) and micro-benchmarks.

@@ -84,6 +84,10 @@ func New(cfg Config) (*Server, error) {
 	if err := s.listen(); err != nil {
 		return nil, err
 	}
+	if bind := net.ParseIP(cfg.BindHost); !bind.IsUnspecified() && !bind.Equal(cfg.WGIP) {
+		s.log.Warn("gossip is advertised on the WireGuard IP but does not listen there: other regions cannot reach this one",
+			"wg_ip", cfg.WGIP, "bind_host", cfg.BindHost)
+	}
 	return s, nil
 }
 
@@ -141,6 +145,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.httpLn = newChanListener(s.tcp[0].Addr())
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	defer s.httpLn.Close()
 	for _, ln := range s.tcp {
 		mux := &portMux{ln: ln, http: s.httpLn, streams: s.transport.deliverStream, log: s.log}
 		wg.Go(mux.serve)

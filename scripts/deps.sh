@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what `make test` needs besides Go: a C compiler for the race
+# detector (cgo). As root it uses apt-get; otherwise it prints the exact
+# command to run and fails, so that no test is skipped silently.
+set -euo pipefail
+
+missing=()
+command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+cmd="apt-get update && apt-get install -y ${missing[*]}"
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+	echo "installing: ${missing[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+else
+	echo "make test needs: ${missing[*]} (the race detector needs a C compiler)" >&2
+	echo "run as root:  $cmd" >&2
+	exit 1
+fi
