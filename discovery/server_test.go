@@ -3,9 +3,9 @@ package discovery
 import (
 	"context"
 	"log/slog"
-	"strings"
 	"net"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -105,4 +105,7 @@ func testLogger(t *testing.T, region string) *slog.Logger {
 
 type tWriter struct{ t *testing.T }
 
-func (w tWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}

@@ -112,7 +112,9 @@ func TestListServesLastAnswerWhileUnreachable(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	c, fake, srv := newTestClient(t, Config{MaxStale: time.Minute, Now: clock})
-	fake.set(func(f *fakeDiscovery) { f.list = []api.Instance{{Name: "storage", Address: "10.0.0.1:10600", Region: "sfo"}} })
+	fake.set(func(f *fakeDiscovery) {
+		f.list = []api.Instance{{Name: "storage", Address: "10.0.0.1:10600", Region: "sfo"}}
+	})
 	ctx := context.Background()
 	if l, err := c.ListLocal(ctx, "storage"); err != nil || len(l) != 1 {
 		t.Fatalf("ListLocal = %v, %v", l, err)
