@@ -1,7 +1,9 @@
 package discovery
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"runtime"
@@ -108,4 +110,55 @@ type tWriter struct{ t *testing.T }
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+func TestRegionStates(t *testing.T) {
+	now := t0
+	s, err := New(Config{Region: "sfo", WGIP: net.ParseIP("127.0.0.1"), Port: -1, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.closeListeners()
+	ip := net.ParseIP("127.0.0.2")
+	s.regions["nyc"] = regionState{ip: ip, port: 10200, state: "alive", since: t0, lastHeard: t0}
+	s.regions["ams"] = regionState{ip: ip, port: 10201, state: "alive", since: t0, lastHeard: t0}
+	s.regions["lon"] = regionState{ip: ip, port: 10202, state: "dead", since: t0}
+	states := func() map[string]string {
+		out := map[string]string{}
+		for _, r := range s.Regions() {
+			out[r.Name] = r.State
+		}
+		return out
+	}
+	// Two alive peers: each is probed every 2 intervals; suspect after two
+	// missed rounds plus a probe timeout: 2*2*1.5s + 1s = 7s.
+	now = t0.Add(7 * time.Second)
+	s.heard("ams")
+	if got := fmt.Sprint(states()); got != "map[ams:alive lon:dead nyc:alive sfo:alive]" {
+		t.Fatalf("at 7s: %s", got)
+	}
+	now = t0.Add(7*time.Second + time.Millisecond)
+	if got := fmt.Sprint(states()); got != "map[ams:alive lon:dead nyc:suspect sfo:alive]" {
+		t.Fatalf("at 7.001s: %s", got)
+	}
+	s.heard("lon") // a dead region's late message does not revive it
+	if states()["lon"] != "dead" {
+		t.Fatal("heard revived a dead region")
+	}
+	if s.numMembers() != 3 {
+		t.Fatalf("numMembers = %d, want 3 (sfo, nyc, ams)", s.numMembers())
+	}
+}
+
+func TestMemberlistLogLevels(t *testing.T) {
+	var buf bytes.Buffer
+	w := memberlistLogWriter{slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	for _, line := range []string{"[DEBUG] memberlist: a", "[WARN] memberlist: b", "[ERR] memberlist: c", "plain"} {
+		w.Write([]byte(line + "\n"))
+	}
+	for _, want := range []string{"level=DEBUG msg=a", "level=WARN msg=b", "level=ERROR msg=c", "level=INFO msg=plain"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, buf.String())
+		}
+	}
 }
