@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"planet/discovery/api"
+	pt "planet/internal/planettest"
 )
 
 // startServer runs a one-region Server on a free loopback port until the
@@ -39,7 +40,7 @@ func startServer(t testing.TB, cfg Config) *Server {
 			t.Error("server did not stop within 10s")
 		}
 	})
-	waitFor(t, 5*time.Second, "server answers /health", func() bool {
+	pt.WaitFor(t, 5*time.Second, "server answers /health", func() bool {
 		resp, err := http.Get("http://" + s.Addr() + "/health")
 		if err != nil {
 			return false
@@ -48,17 +49,6 @@ func startServer(t testing.TB, cfg Config) *Server {
 		return resp.StatusCode == http.StatusOK
 	})
 	return s
-}
-
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting until %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func do(t testing.TB, method, url, body string) (int, string) {

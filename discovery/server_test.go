@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	pt "planet/internal/planettest"
 )
 
 // TestTwoServersFederateAndStopCleanly runs two regions in one process on
@@ -20,13 +22,13 @@ func TestTwoServersFederateAndStopCleanly(t *testing.T) {
 	func() {
 		sfo := newServer(t, "sfo", "127.0.0.1", nil)
 		nyc := newServer(t, "nyc", "127.0.0.1", []string{sfo.srv.Addr()})
-		waitFor(t, 10*time.Second, "nyc and sfo see each other", func() bool {
+		pt.WaitFor(t, 10*time.Second, "nyc and sfo see each other", func() bool {
 			return len(alive(sfo.srv)) == 2 && len(alive(nyc.srv)) == 2
 		})
 		now := time.Now()
 		e, _, _ := sfo.srv.registry.Put("web", "localhost:8080", time.Minute, now)
 		sfo.srv.broadcastPut(e, now)
-		waitFor(t, 5*time.Second, "nyc lists sfo's web", func() bool {
+		pt.WaitFor(t, 5*time.Second, "nyc lists sfo's web", func() bool {
 			l := nyc.srv.List("web")
 			return len(l) == 1 && l[0].Address == "127.0.0.1:8080" && l[0].Region == "sfo" && !l[0].Local
 		})
@@ -34,7 +36,7 @@ func TestTwoServersFederateAndStopCleanly(t *testing.T) {
 			t.Errorf("nyc ListLocal = %v", l)
 		}
 		nyc.stop()
-		waitFor(t, 5*time.Second, "sfo sees nyc leave", func() bool {
+		pt.WaitFor(t, 5*time.Second, "sfo sees nyc leave", func() bool {
 			for _, r := range sfo.srv.Regions() {
 				if r.Name == "nyc" {
 					return r.State == "left"
@@ -44,7 +46,7 @@ func TestTwoServersFederateAndStopCleanly(t *testing.T) {
 		})
 		sfo.stop()
 	}()
-	waitFor(t, 10*time.Second, "goroutines return to their number before the servers", func() bool {
+	pt.WaitFor(t, 10*time.Second, "goroutines return to their number before the servers", func() bool {
 		return runtime.NumGoroutine() <= before
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"planet/discovery/api"
+	pt "planet/internal/planettest"
 )
 
 // fakeDiscovery is a minimal discovery API that records what it is asked.
@@ -75,19 +76,11 @@ func TestRegisterHeartbeatsThenDeregisters(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- c.Register(ctx, "web", "127.0.0.1:80") }()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	pt.WaitFor(t, 5*time.Second, "a first registration and a heartbeat", func() bool {
 		fake.mu.Lock()
-		n := fake.puts
-		fake.mu.Unlock()
-		if n >= 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d registrations after 5s, want a first one and a heartbeat", n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		defer fake.mu.Unlock()
+		return fake.puts >= 2
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Register returned %v", err)

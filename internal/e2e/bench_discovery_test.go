@@ -36,7 +36,7 @@ const (
 // takes to be listed in both nyc and ams.
 func BenchmarkDiscoveryPropagation(b *testing.B) {
 	c := pt.StartDiscovery(b, "sfo", "nyc", "ams")
-	waitAllAlive(b, c)
+	waitFederated(b, c)
 	sfo, nyc, ams := c.Regions["sfo"], c.Regions["nyc"], c.Regions["ams"]
 	b.ResetTimer()
 	for iter := range b.N {
@@ -91,7 +91,7 @@ func waitListedIn(tb testing.TB, start time.Time, name, address, origin string, 
 func BenchmarkDiscoveryList(b *testing.B) {
 	duration := loadDuration(b)
 	c := pt.StartDiscovery(b, "sfo", "nyc", "ams")
-	waitAllAlive(b, c)
+	waitFederated(b, c)
 	regions := []*pt.Region{c.Regions["sfo"], c.Regions["nyc"], c.Regions["ams"]}
 	nyc := c.Regions["nyc"]
 
@@ -285,17 +285,6 @@ func (c *rawConn) get(req []byte) error {
 	}
 	_, err = io.ReadFull(c.r, c.body[:length])
 	return err
-}
-
-// waitAllAlive waits until every region sees every region alive (the
-// benchmark counterpart of waitFederated).
-func waitAllAlive(tb testing.TB, c *pt.Cluster) {
-	tb.Helper()
-	for _, r := range c.Regions {
-		pt.WaitFor(tb, 20*time.Second, r.Name+" sees every region alive", func() bool {
-			return aliveRegions(r.Addr()) == len(c.Regions)
-		})
-	}
 }
 
 type percentiles struct{ p50, p90, p99, max time.Duration }

@@ -19,7 +19,7 @@ import (
 // region's list within 15 seconds.
 const deathDeadline = 15 * time.Second
 
-func waitFederated(t *testing.T, c *pt.Cluster) {
+func waitFederated(t testing.TB, c *pt.Cluster) {
 	t.Helper()
 	for _, r := range c.Regions {
 		pt.WaitFor(t, 20*time.Second, r.Name+" sees every region alive", func() bool {

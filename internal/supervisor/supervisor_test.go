@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	pt "planet/internal/planettest"
 )
 
 // Child scripts. Each prints "ready" once it is set up, so a test can wait
@@ -132,13 +134,7 @@ func (h *harness) status(name string) ProcessStatus {
 // waitFor polls cond until it holds, failing the test after waitTimeout.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", waitTimeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	pt.WaitFor(t, waitTimeout, what, cond)
 }
 
 // procState returns the state letter from /proc/pid/stat ("S", "T", "Z"...),
