@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs besides Go: a C compiler for the race
-# detector (cgo). As root it uses apt-get; otherwise it prints the exact
+# detector (cgo), and redis-tools (redis-cli, redis-benchmark) for the
+# storage interop tests and benchmarks, with redis-server as the benchmark's
+# reference. As root it uses apt-get; otherwise it prints the exact
 # command to run and fails, so that no test is skipped silently.
 set -euo pipefail
 
 missing=()
 command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 cmd="apt-get update && apt-get install -y ${missing[*]}"
@@ -14,7 +18,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 else
-	echo "make test needs: ${missing[*]} (the race detector needs a C compiler)" >&2
+	echo "make test needs: ${missing[*]} (a C compiler for the race detector; redis-cli for the interop tests)" >&2
 	echo "run as root:  $cmd" >&2
 	exit 1
 fi

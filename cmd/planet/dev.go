@@ -62,6 +62,9 @@ func devCommand() *cli.Command {
 	}
 }
 
+// devStoragePorts are the storage replicas of every dev region.
+var devStoragePorts = []int{10600, 10601, 10602}
+
 type devRegion struct {
 	name, ip string
 }
@@ -129,6 +132,13 @@ func devSpecs(self string, regions []devRegion, discoveryPort int, dataDir, logL
 		specs = append(specs, supervisor.Spec{
 			Region: r.name, Service: "discovery", Path: self, Args: []string{"discovery", "serve"}, Env: env,
 		})
+		for _, port := range devStoragePorts {
+			p := strconv.Itoa(port)
+			specs = append(specs, supervisor.Spec{
+				Region: r.name, Service: "storage-" + p, Path: self, Args: []string{"storage", "serve"},
+				Env: append(env[:len(env):len(env)], "PORT="+p),
+			})
+		}
 	}
 	return specs
 }
@@ -157,7 +167,8 @@ func announce(ctx context.Context, regions []devRegion, port int, control string
 	var b strings.Builder
 	b.WriteString("\nplanet dev: all regions up\n")
 	for _, r := range regions {
-		fmt.Fprintf(&b, "  %-4s WG_IP=%-10s discovery=%s\n", r.name, r.ip, net.JoinHostPort(r.ip, strconv.Itoa(port)))
+		fmt.Fprintf(&b, "  %-4s WG_IP=%-10s discovery=%s storage=%s:%d-%d\n", r.name, r.ip,
+			net.JoinHostPort(r.ip, strconv.Itoa(port)), r.ip, devStoragePorts[0], devStoragePorts[len(devStoragePorts)-1])
 	}
 	fmt.Fprintf(&b, "  control API %s (planet dev ps|kill|start|pause|resume)\n  Ctrl-C stops everything\n\n", control)
 	os.Stdout.WriteString(b.String())

@@ -27,6 +27,7 @@ func main() {
 		},
 		Commands: []*cli.Command{
 			discoveryCommand(),
+			storageCommand(),
 			devCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main reports errors once, below

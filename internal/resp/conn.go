@@ -1,0 +1,165 @@
+package resp
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"sync/atomic"
+	"time"
+)
+
+// Buffer sizes of a connection.
+const (
+	readBufferSize  = 16 << 10
+	writeBufferSize = 16 << 10
+)
+
+// Conn is one client connection. The Conn passed to Exec is the same for
+// every command of a connection.
+type Conn struct {
+	srv        *Server
+	nc         net.Conn
+	closeAfter atomic.Bool
+
+	// Owned by the reader goroutine.
+	r             *bufio.Reader
+	parser        Parser
+	writerStarted bool
+
+	// w is written by the reader while q is empty and by the writer
+	// goroutine otherwise (see replyQueue).
+	w *bufio.Writer
+	q replyQueue
+}
+
+// RemoteAddr returns the client's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// CloseAfterReply closes the connection once the reply of the calling
+// command is written (for QUIT). The connection reads no further command;
+// commands it already read but had not finished when the call was made
+// (only possible for a Read or Write command, which run concurrently) are
+// still answered before the close.
+func (c *Conn) CloseAfterReply() { c.closeAfter.Store(true) }
+
+func newConn(s *Server, nc net.Conn) *Conn {
+	c := &Conn{srv: s, nc: nc}
+	c.r = bufio.NewReaderSize(flushingReader{c}, readBufferSize)
+	c.parser.reset(c.r, s.cfg)
+	c.w = bufio.NewWriterSize(nc, writeBufferSize)
+	c.q.init()
+	return c
+}
+
+// serve runs the connection's reader: it parses and dispatches commands
+// until the client leaves, a protocol error or CloseAfterReply, then waits
+// for every reply to be written and closes the connection.
+func (c *Conn) serve() {
+	for !c.closeAfter.Load() {
+		args, err := c.parser.Next()
+		if err != nil {
+			c.readFailed(err)
+			break
+		}
+		c.dispatch(args)
+	}
+	c.q.close()
+	c.w.Flush()
+	c.nc.Close()
+	c.srv.forget(c)
+}
+
+// readFailed answers a protocol error; other errors mean the client is gone
+// (or half-closed, or the server is shutting down).
+func (c *Conn) readFailed(err error) {
+	var perr *ProtocolError
+	if !errors.As(err, &perr) {
+		if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !c.closeAfter.Load() {
+			c.srv.log.Debug("connection read failed", "remote", c.nc.RemoteAddr(), "err", err)
+		}
+		return
+	}
+	c.srv.log.Debug("protocol error", "remote", c.nc.RemoteAddr(), "err", perr.Msg)
+	c.reply(AppendError(nil, "ERR "+perr.Error()))
+}
+
+// dispatch runs one command according to its class.
+func (c *Conn) dispatch(args [][]byte) {
+	cls := c.srv.handler.Class(args)
+	if cls != Read && cls != Write {
+		cls = Serial
+	}
+	if c.q.empty() && (cls == Serial || c.r.Buffered() == 0) {
+		// Nothing in flight and, for Read/Write, nothing pipelined behind
+		// it that could run concurrently: run here, answer directly.
+		c.w.Write(c.exec(args))
+		return
+	}
+	if cls == Serial {
+		c.q.waitIdle()
+		c.reply(c.exec(args))
+		return
+	}
+	if c.q.empty() && c.w.Buffered() > 0 {
+		// Hand the writer over flushed: the command may block for long.
+		c.w.Flush()
+	}
+	c.startWriter()
+	seq := c.q.startConcurrent(cls)
+	c.srv.wg.Go(func() {
+		reply := c.exec(args)
+		c.q.complete(seq, reply)
+		if c.closeAfter.Load() {
+			c.nc.SetReadDeadline(time.Now()) // wake the reader
+		}
+	})
+}
+
+func (c *Conn) exec(args [][]byte) []byte { return c.srv.handler.Exec(c.srv.ctx, c, args) }
+
+// reply writes a reply in order after the queued ones.
+func (c *Conn) reply(b []byte) {
+	if !c.q.appendDone(b) {
+		c.w.Write(b)
+	}
+}
+
+func (c *Conn) startWriter() {
+	if !c.writerStarted {
+		c.writerStarted = true
+		c.srv.wg.Go(c.writeReplies)
+	}
+}
+
+// writeReplies is the writer goroutine: it writes queued replies in order
+// and flushes when the next one is not ready. Write errors are sticky in
+// c.w, so the replies of a departed client are discarded.
+func (c *Conn) writeReplies() {
+	var batch [][]byte
+	for {
+		var ok bool
+		if batch, ok = c.q.take(batch[:0]); !ok {
+			return
+		}
+		for _, b := range batch {
+			c.w.Write(b)
+		}
+		clear(batch)
+		if !c.q.advanceIfReady(len(batch)) {
+			c.w.Flush()
+			c.q.advance(len(batch))
+		}
+	}
+}
+
+// flushingReader reads from the connection for the reader goroutine. Before
+// reading, which may block, it flushes the replies the reader wrote.
+type flushingReader struct{ c *Conn }
+
+func (fr flushingReader) Read(p []byte) (int, error) {
+	if c := fr.c; c.q.empty() && c.w.Buffered() > 0 {
+		c.w.Flush()
+	}
+	return fr.c.nc.Read(p)
+}

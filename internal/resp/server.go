@@ -1,0 +1,171 @@
+package resp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Class says how a command is ordered against its neighbours on one
+// connection.
+type Class int
+
+const (
+	// Serial commands run alone: after every earlier command of the
+	// connection finished, before any later one starts.
+	Serial Class = iota
+	// Read commands: consecutive ones of a connection may run concurrently.
+	Read
+	// Write commands: consecutive ones of a connection may run concurrently.
+	Write
+)
+
+// Handler executes commands. args[0] is the command name as sent (any
+// case). The args slices belong to the handler call: the server does not
+// use them after Class and Exec (the arguments of a command share one
+// backing buffer).
+type Handler interface {
+	// Class classifies a command; any value other than Read and Write
+	// means Serial.
+	Class(args [][]byte) Class
+	// Exec runs one command and returns its complete RESP reply (built with
+	// the Append* helpers). The server neither modifies nor keeps the
+	// reply after writing it, so it may be a shared constant. Exec may
+	// block (e.g. waiting for replicas) but must return once ctx, which is
+	// cancelled at shutdown, is done.
+	Exec(ctx context.Context, c *Conn, args [][]byte) []byte
+}
+
+// ErrServerStarted is returned by a second call of Server.Run.
+var ErrServerStarted = errors.New("resp: server already started")
+
+// Server is a RESP2 server.
+type Server struct {
+	cfg     Config
+	handler Handler
+	log     *slog.Logger
+	ln      net.Listener
+	started atomic.Bool
+	ctx     context.Context // Run's, set before the first connection
+	wg      sync.WaitGroup  // every goroutine Run started, directly or not
+	open    atomic.Int64    // connections open
+
+	mu       sync.Mutex
+	conns    map[*Conn]struct{} // guarded by mu
+	shutdown bool               // guarded by mu; no new connection is served
+}
+
+// Listen binds cfg.Addr, so that callers learn errors and the port before
+// calling Run. If Run is never called, call it with a cancelled context to
+// release the listener.
+func Listen(cfg Config, h Handler) (*Server, error) {
+	if h == nil {
+		return nil, errors.New("resp: nil Handler")
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("resp: %w", err)
+	}
+	return &Server{
+		cfg:     cfg,
+		handler: h,
+		log:     cfg.Logger,
+		ln:      ln,
+		conns:   make(map[*Conn]struct{}),
+	}, nil
+}
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Connections returns the number of connections open.
+func (s *Server) Connections() int { return int(s.open.Load()) }
+
+// Run serves until ctx ends, then closes the listener and every
+// connection, and returns nil once every goroutine it started has returned,
+// running Exec calls included (their context is ctx).
+func (s *Server) Run(ctx context.Context) error {
+	if !s.started.CompareAndSwap(false, true) {
+		return ErrServerStarted
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.ctx = ctx
+	stop := context.AfterFunc(ctx, func() { s.ln.Close() })
+	defer stop()
+
+	err := s.accept(ctx)
+	cancel()
+	s.ln.Close()
+	s.closeConnections()
+	s.wg.Wait()
+	return err
+}
+
+// accept serves connections until ctx ends. It retries failed accepts
+// (e.g. out of file descriptors) with backoff.
+func (s *Server) accept(ctx context.Context) error {
+	var delay time.Duration
+	for {
+		nc, err := s.ln.Accept()
+		if err == nil {
+			delay = 0
+			s.serve(nc)
+			continue
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, net.ErrClosed) {
+			return fmt.Errorf("resp: listener closed: %w", err)
+		}
+		delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+		s.log.Warn("accept failed; retrying", "err", err, "delay", delay)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Server) serve(nc net.Conn) {
+	c := newConn(s, nc)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutdown {
+		nc.Close()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.open.Add(1)
+	s.wg.Go(c.serve)
+}
+
+// forget removes a closed connection.
+func (s *Server) forget(c *Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+	s.open.Add(-1)
+}
+
+func (s *Server) closeConnections() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.shutdown = true
+	for c := range s.conns {
+		c.nc.Close()
+	}
+}

@@ -1,0 +1,343 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"planet/internal/resp"
+	"planet/storage/hlc"
+)
+
+// handler serves the RESP commands of a Server.
+type handler Server
+
+// command describes one RESP command: arity as Redis reports it (negative:
+// at least that many), its ordering class and what runs it.
+type command struct {
+	name  string
+	arity int
+	class resp.Class
+	run   func(s *Server, ctx context.Context, c *resp.Conn, args [][]byte) []byte
+}
+
+var commands map[string]*command
+
+func init() {
+	commands = make(map[string]*command)
+	for _, c := range []*command{
+		{"get", 2, resp.Read, (*Server).cmdGet},
+		{"mget", -2, resp.Read, (*Server).cmdMGet},
+		{"exists", -2, resp.Read, (*Server).cmdExists},
+		{"vget", 2, resp.Read, (*Server).cmdVGet},
+		{"scan", -2, resp.Read, (*Server).cmdScan},
+		{"dbsize", 1, resp.Read, (*Server).cmdDBSize},
+		{"set", 3, resp.Write, (*Server).cmdSet},
+		{"del", -2, resp.Write, (*Server).cmdDel},
+		{"repl.put", 4, resp.Write, (*Server).cmdReplPut},
+		{"repl.del", 3, resp.Write, (*Server).cmdReplDel},
+		{"repl.digest", 1, resp.Read, (*Server).cmdReplDigest},
+		{"repl.bucket", 2, resp.Read, (*Server).cmdReplBucket},
+		{"peers", 1, resp.Serial, (*Server).cmdPeers},
+		{"ping", -1, resp.Serial, (*Server).cmdPing},
+		{"echo", 2, resp.Serial, (*Server).cmdEcho},
+		{"info", -1, resp.Serial, (*Server).cmdInfo},
+		{"quit", -1, resp.Serial, (*Server).cmdQuit},
+		{"select", 2, resp.Serial, (*Server).cmdSelect},
+		{"config", -2, resp.Serial, (*Server).cmdConfig},
+		{"command", -1, resp.Serial, (*Server).cmdCommand},
+		{"client", -2, resp.Serial, (*Server).cmdClient},
+		{"hello", -1, resp.Serial, (*Server).cmdHello},
+	} {
+		commands[c.name] = c
+	}
+}
+
+// lookup finds a command by name, in any case, without allocating.
+func lookup(name []byte) *command {
+	var buf [16]byte
+	if len(name) > len(buf) {
+		return nil
+	}
+	low := buf[:len(name)]
+	for i, c := range name {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		low[i] = c
+	}
+	return commands[string(low)]
+}
+
+func (h *handler) Class(args [][]byte) resp.Class {
+	if c := lookup(args[0]); c != nil {
+		return c.class
+	}
+	return resp.Serial
+}
+
+func (h *handler) Exec(ctx context.Context, conn *resp.Conn, args [][]byte) []byte {
+	s := (*Server)(h)
+	c := lookup(args[0])
+	if c == nil {
+		s.metrics.commands.Inc("unknown", "error")
+		return resp.ErrUnknownCommand(args)
+	}
+	if c.arity > 0 && len(args) != c.arity || c.arity < 0 && len(args) < -c.arity {
+		s.metrics.commands.Inc(c.name, "error")
+		return resp.ErrWrongArity(args[0])
+	}
+	reply := c.run(s, ctx, conn, args)
+	result := "ok"
+	if len(reply) > 0 && reply[0] == '-' {
+		result = "error"
+	}
+	s.metrics.commands.Inc(c.name, result)
+	return reply
+}
+
+// errReply is the RESP error reply of err.
+func errReply(err error) []byte {
+	var qe *QuorumError
+	if errors.As(err, &qe) {
+		return resp.AppendError(nil, qe.Error())
+	}
+	return resp.AppendError(nil, "ERR "+err.Error())
+}
+
+func (s *Server) checkKey(key []byte) []byte {
+	if len(key) > MaxKey {
+		return resp.AppendError(nil, fmt.Sprintf("ERR key too large: %d bytes, max %d", len(key), MaxKey))
+	}
+	return nil
+}
+
+func (s *Server) checkValue(v []byte) []byte {
+	if len(v) > s.cfg.MaxValue {
+		return resp.AppendError(nil, fmt.Sprintf("ERR value too large: %d bytes, max %d", len(v), s.cfg.MaxValue))
+	}
+	return nil
+}
+
+func (s *Server) cmdGet(ctx context.Context, _ *resp.Conn, args [][]byte) []byte {
+	if e := s.checkKey(args[1]); e != nil {
+		return e
+	}
+	ent, found, err := s.read(ctx, args[1])
+	if err != nil {
+		return errReply(err)
+	}
+	if !found || ent.Deleted {
+		return resp.AppendNull(nil)
+	}
+	return resp.AppendBulk(nil, ent.Value)
+}
+
+// readMany runs quorum reads of keys in parallel.
+func (s *Server) readMany(ctx context.Context, keys [][]byte) ([]Entry, error) {
+	out := make([]Entry, len(keys))
+	errs := make([]error, len(keys))
+	var wg sync.WaitGroup
+	for i, k := range keys {
+		if len(k) > MaxKey {
+			errs[i] = fmt.Errorf("key too large: %d bytes, max %d", len(k), MaxKey)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ent, found, err := s.read(ctx, k)
+			if !found {
+				ent.Deleted = true
+			}
+			out[i], errs[i] = ent, err
+		}()
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+func (s *Server) cmdMGet(ctx context.Context, _ *resp.Conn, args [][]byte) []byte {
+	ents, err := s.readMany(ctx, args[1:])
+	if err != nil {
+		return errReply(firstError(err))
+	}
+	b := resp.AppendArray(nil, len(ents))
+	for _, e := range ents {
+		if e.Deleted {
+			b = resp.AppendNull(b)
+		} else {
+			b = resp.AppendBulk(b, e.Value)
+		}
+	}
+	return b
+}
+
+func (s *Server) cmdExists(ctx context.Context, _ *resp.Conn, args [][]byte) []byte {
+	ents, err := s.readMany(ctx, args[1:])
+	if err != nil {
+		return errReply(firstError(err))
+	}
+	n := 0
+	for _, e := range ents {
+		if !e.Deleted {
+			n++
+		}
+	}
+	return resp.AppendInt(nil, int64(n))
+}
+
+// firstError unwraps errors.Join's first error, so the reply reads as one.
+func firstError(err error) error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok && len(j.Unwrap()) > 0 {
+		return j.Unwrap()[0]
+	}
+	return err
+}
+
+func (s *Server) cmdSet(ctx context.Context, _ *resp.Conn, args [][]byte) []byte {
+	if e := s.checkKey(args[1]); e != nil {
+		return e
+	}
+	if e := s.checkValue(args[2]); e != nil {
+		return e
+	}
+	m := Mutation{Key: args[1], Value: args[2], Version: s.clock.Now(), Origin: s.cfg.Region}
+	if _, err := s.write(ctx, m); err != nil {
+		return errReply(err)
+	}
+	return resp.AppendOK(nil)
+}
+
+func (s *Server) cmdDel(ctx context.Context, _ *resp.Conn, args [][]byte) []byte {
+	keys := args[1:]
+	for _, k := range keys {
+		if e := s.checkKey(k); e != nil {
+			return e
+		}
+	}
+	deleted := make([]bool, len(keys))
+	errs := make([]error, len(keys))
+	var wg sync.WaitGroup
+	for i, k := range keys {
+		m := Mutation{Key: k, Version: s.clock.Now(), Origin: s.cfg.Region, Delete: true}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			deleted[i], errs[i] = s.write(ctx, m)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return errReply(firstError(err))
+	}
+	n := 0
+	for _, d := range deleted {
+		if d {
+			n++
+		}
+	}
+	return resp.AppendInt(nil, int64(n))
+}
+
+// cmdVGet: the local replica's entry of a key: null if it holds nothing,
+// else [value, version], value null for a tombstone.
+func (s *Server) cmdVGet(_ context.Context, _ *resp.Conn, args [][]byte) []byte {
+	ent, err := s.eng.Get(args[1])
+	if errors.Is(err, ErrNotFound) {
+		return resp.AppendNullArray(nil)
+	}
+	if err != nil {
+		return errReply(err)
+	}
+	b := resp.AppendArray(nil, 2)
+	if ent.Deleted {
+		b = resp.AppendNull(b)
+	} else {
+		b = resp.AppendBulk(b, ent.Value)
+	}
+	return resp.AppendBulk(b, ent.Version.AppendText(nil))
+}
+
+// parseReplVersion validates a replicated version: well-formed, of a known
+// region, and not too far in the future.
+func (s *Server) parseReplVersion(b []byte) (hlc.Version, []byte) {
+	v, err := hlc.ParseVersion(b)
+	if err != nil {
+		return v, resp.AppendError(nil, "ERR "+err.Error())
+	}
+	if ahead := v.WallTime().Sub(s.cfg.Now()); ahead > s.cfg.MaxClockSkew {
+		return v, resp.AppendError(nil, fmt.Sprintf("ERR version %s is %v ahead of this replica's clock (max skew %v)",
+			v, ahead.Round(1e6), s.cfg.MaxClockSkew))
+	}
+	return v, nil
+}
+
+func (s *Server) applyReplicated(ctx context.Context, m Mutation) []byte {
+	if e := s.checkKey(m.Key); e != nil {
+		return e
+	}
+	if e := s.checkValue(m.Value); e != nil {
+		return e
+	}
+	m.Origin = originOf(m.Version)
+	s.clock.Observe(m.Version)
+	r := s.eng.Apply(ctx, m)
+	if r.Err != nil {
+		return errReply(r.Err)
+	}
+	if m.Delete {
+		return resp.AppendInt(nil, int64(boolInt(r.Applied && r.WasLive)))
+	}
+	return resp.AppendInt(nil, int64(boolInt(r.Applied)))
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// cmdReplPut: REPL.PUT key value version; :1 if applied, :0 if the replica
+// already held that version or a newer one.
+func (s *Server) cmdReplPut(ctx context.Context, _ *resp.Conn, args [][]byte) []byte {
+	v, e := s.parseReplVersion(args[3])
+	if e != nil {
+		return e
+	}
+	return s.applyReplicated(ctx, Mutation{Key: args[1], Value: args[2], Version: v})
+}
+
+// cmdReplDel: REPL.DEL key version; :1 if it deleted a live value, else :0.
+func (s *Server) cmdReplDel(ctx context.Context, _ *resp.Conn, args [][]byte) []byte {
+	v, e := s.parseReplVersion(args[2])
+	if e != nil {
+		return e
+	}
+	return s.applyReplicated(ctx, Mutation{Key: args[1], Version: v, Delete: true})
+}
+
+func (s *Server) cmdReplDigest(context.Context, *resp.Conn, [][]byte) []byte {
+	d := s.eng.Digest()
+	return resp.AppendBulk(nil, encodeDigest(&d))
+}
+
+func (s *Server) cmdReplBucket(_ context.Context, _ *resp.Conn, args [][]byte) []byte {
+	b, err := strconv.Atoi(string(args[1]))
+	if err != nil || b < 0 || b >= numBuckets {
+		return resp.AppendError(nil, fmt.Sprintf("ERR bucket must be an integer in [0, %d)", numBuckets))
+	}
+	kvs, err := s.eng.bucketEntries(b)
+	if err != nil {
+		return errReply(err)
+	}
+	out := resp.AppendArray(nil, 2*len(kvs))
+	for _, kv := range kvs {
+		out = resp.AppendBulk(out, kv.key)
+		out = resp.AppendBulk(out, kv.version.AppendText(nil))
+	}
+	return out
+}

@@ -1,0 +1,259 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/syndtr/goleveldb/leveldb"
+
+	"planet/storage/wal"
+)
+
+// op is one queued write. A purge removes the tombstone of Key if it still
+// has exactly Version (compaction's garbage collection; never logged).
+type op struct {
+	m     Mutation
+	purge bool
+	done  chan Result
+	res   Result
+}
+
+// stager turns mutations into one goleveldb batch, applying "newer version
+// wins" against the database and the batch itself. Its effects on the
+// engine's counters are kept aside until the batch is written.
+type stager struct {
+	db       *leveldb.DB
+	batch    leveldb.Batch
+	pending  map[string]*Entry // nil: the key is absent
+	xor      map[int]uint64    // digest bucket -> hash delta
+	live     int64
+	maxTime  uint64
+	keyBuf   []byte
+	valueBuf []byte
+}
+
+func newStager(db *leveldb.DB) *stager {
+	return &stager{db: db, pending: make(map[string]*Entry), xor: make(map[int]uint64)}
+}
+
+func (s *stager) reset() {
+	s.batch.Reset()
+	clear(s.pending)
+	clear(s.xor)
+	s.live = 0
+	s.maxTime = 0
+}
+
+// current returns the entry key holds, counting staged writes.
+func (s *stager) current(key []byte) (*Entry, error) {
+	if e, ok := s.pending[string(key)]; ok {
+		return e, nil
+	}
+	s.keyBuf = dataKey(s.keyBuf[:0], key)
+	b, err := s.db.Get(s.keyBuf, nil)
+	if errors.Is(err, leveldb.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: read state: %w", err)
+	}
+	e, err := decodeEntry(b)
+	if err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// stage applies m to the batch if it is newer than what key holds.
+func (s *stager) stage(m *Mutation) (applied, wasLive bool, err error) {
+	cur, err := s.current(m.Key)
+	if err != nil {
+		return false, false, err
+	}
+	wasLive = cur != nil && !cur.Deleted
+	if cur != nil && !m.Version.Newer(cur.Version) {
+		return false, wasLive, nil
+	}
+	bucket := digestBucket(m.Key)
+	if cur != nil {
+		s.xor[bucket] ^= entryHash(m.Key, cur.Version)
+	}
+	s.xor[bucket] ^= entryHash(m.Key, m.Version)
+	if wasLive {
+		s.live--
+	}
+	if !m.Delete {
+		s.live++
+	}
+	s.maxTime = max(s.maxTime, m.Version.Time)
+	next := &Entry{Version: m.Version, Origin: m.Origin, Deleted: m.Delete}
+	if !m.Delete {
+		next.Value = m.Value
+	}
+	s.pending[string(m.Key)] = next
+	s.keyBuf = dataKey(s.keyBuf[:0], m.Key)
+	s.valueBuf = appendEntry(s.valueBuf[:0], next)
+	s.batch.Put(s.keyBuf, s.valueBuf)
+	return true, wasLive, nil
+}
+
+// stagePurge removes key's tombstone if it still has the version in m.
+func (s *stager) stagePurge(m *Mutation) (bool, error) {
+	cur, err := s.current(m.Key)
+	if err != nil || cur == nil || !cur.Deleted || cur.Version != m.Version {
+		return false, err
+	}
+	s.xor[digestBucket(m.Key)] ^= entryHash(m.Key, cur.Version)
+	s.pending[string(m.Key)] = nil
+	s.keyBuf = dataKey(s.keyBuf[:0], m.Key)
+	s.batch.Delete(s.keyBuf)
+	return true, nil
+}
+
+// finish adds the engine's metadata at pos to the batch and writes it.
+func (s *stager) finish(e *Engine, pos position) error {
+	for b, x := range s.xor {
+		e.digest[b] ^= x
+		s.batch.Put(digestKey(b), u64(e.digest[b]))
+	}
+	e.live += s.live
+	e.maxTime = max(e.maxTime, s.maxTime)
+	s.batch.Put(metaApplied, pos.encode())
+	s.batch.Put(metaCount, u64(uint64(e.live)))
+	s.batch.Put(metaClock, u64(e.maxTime))
+	if err := e.db.Write(&s.batch, nil); err != nil {
+		return fmt.Errorf("storage: write state: %w", err)
+	}
+	return nil
+}
+
+// maxBatchBytes bounds the keys and values committed by one fsync, so
+// large values do not make the WAL buffer grow without end.
+const maxBatchBytes = 8 << 20
+
+// commitLoop is the engine's only writer: it takes every queued write,
+// appends them to the WAL, makes them durable with one fsync, applies them
+// to goleveldb and replies.
+func (e *Engine) commitLoop() {
+	defer close(e.done)
+	var tick <-chan time.Time
+	if e.cfg.Durability == DurabilityInterval {
+		t := time.NewTicker(e.cfg.SyncInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	st := newStager(e.db)
+	batch := make([]*op, 0, e.cfg.MaxBatch)
+	var walBuf []byte
+	var failed error
+	for {
+		select {
+		case o := <-e.queue:
+			batch = append(batch[:0], o)
+		case <-tick:
+			if e.dirty && failed == nil {
+				failed = e.sync()
+			}
+			continue
+		case <-e.quit:
+			// Commit what was queued before Close, then stop.
+			batch = batch[:0]
+			for len(e.queue) > 0 && len(batch) < cap(batch) {
+				batch = append(batch, <-e.queue)
+			}
+			if len(batch) > 0 {
+				walBuf, failed = e.commit(st, batch, walBuf, failed)
+			}
+			return
+		}
+		size := len(batch[0].m.Key) + len(batch[0].m.Value)
+	drain:
+		for len(batch) < cap(batch) && size < maxBatchBytes {
+			select {
+			case o := <-e.queue:
+				batch = append(batch, o)
+				size += len(o.m.Key) + len(o.m.Value)
+			default:
+				break drain
+			}
+		}
+		walBuf, failed = e.commit(st, batch, walBuf, failed)
+	}
+}
+
+// commit writes one batch. Once the WAL or the state database has failed,
+// the engine refuses every write: what is on disk is no longer known, and a
+// restart recovers from the WAL.
+func (e *Engine) commit(st *stager, batch []*op, walBuf []byte, failed error) ([]byte, error) {
+	if failed == nil {
+		walBuf, failed = e.commitBatch(st, batch, walBuf)
+		if failed != nil {
+			e.log.Error("storage: refusing writes until restart", "err", failed)
+		}
+	}
+	for _, o := range batch {
+		if failed != nil {
+			o.res = Result{Err: failed}
+		}
+		o.done <- o.res
+	}
+	e.publish()
+	if failed == nil && e.wal.Size() >= e.cfg.CompactBytes && !e.stats.compacting.Load() {
+		if err := e.rotate(); err != nil {
+			e.log.Error("storage: compaction failed to start", "err", err)
+		}
+	}
+	return walBuf, failed
+}
+
+func (e *Engine) commitBatch(st *stager, batch []*op, walBuf []byte) ([]byte, error) {
+	st.reset()
+	walBuf = walBuf[:0]
+	var rec wal.Record
+	for _, o := range batch {
+		o.res = Result{}
+		if o.purge {
+			ok, err := st.stagePurge(&o.m)
+			o.res = Result{Applied: ok, Err: err}
+			continue
+		}
+		applied, wasLive, err := st.stage(&o.m)
+		o.res = Result{Applied: applied, WasLive: wasLive, Err: err}
+		if !applied {
+			continue
+		}
+		rec = wal.Record{Op: wal.Put, Key: o.m.Key, Value: o.m.Value, Version: o.m.Version, Origin: o.m.Origin}
+		if o.m.Delete {
+			rec.Op, rec.Value = wal.Del, nil
+		}
+		walBuf = wal.AppendRecord(walBuf, &rec)
+	}
+	if len(walBuf) > 0 {
+		if _, err := e.wal.Write(walBuf); err != nil {
+			return walBuf, fmt.Errorf("storage: append to WAL: %w", err)
+		}
+		e.dirty = true
+		if e.cfg.Durability == DurabilityAlways {
+			if err := e.sync(); err != nil {
+				return walBuf, err
+			}
+		}
+	}
+	if len(walBuf) == 0 && len(st.xor) == 0 && st.batch.Len() == 0 {
+		return walBuf, nil
+	}
+	return walBuf, st.finish(e, position{e.gen, e.wal.Size()})
+}
+
+func (e *Engine) sync() error {
+	start := time.Now()
+	if err := e.wal.Sync(); err != nil {
+		return fmt.Errorf("storage: fsync WAL: %w", err)
+	}
+	e.dirty = false
+	if e.cfg.OnFsync != nil {
+		e.cfg.OnFsync(time.Since(start))
+	}
+	return nil
+}

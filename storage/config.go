@@ -1,0 +1,164 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"planet/storage/hlc"
+	"planet/storage/wal"
+)
+
+// Defaults of Config.
+const (
+	DefaultPort          = 10600
+	DefaultW             = 2
+	DefaultR             = 2
+	DefaultMaxValue      = 16 << 20
+	MaxKey               = 64 << 10
+	DefaultQuorumTimeout = 2 * time.Second
+)
+
+// Config configures one storage replica.
+type Config struct {
+	// Region is this region's name; it is the origin of the writes this
+	// replica coordinates. Required.
+	Region string
+	// BindHost is the address to listen on. Default 127.0.0.1.
+	BindHost string
+	// Port is the RESP port. Default 10600; -1 picks a free port (tests).
+	Port int
+	// AdminPort serves /health and /metrics. Default Port+1000; -1 picks a
+	// free port.
+	AdminPort int
+	// DataDir is the root of on-disk state; the replica uses
+	// DataDir/storage-<port>. Required.
+	DataDir string
+	// DiscoveryAddr is this region's discovery. Default 127.0.0.1:10200.
+	DiscoveryAddr string
+	// RegisterTTL is the discovery registration TTL. Default 10s.
+	RegisterTTL time.Duration
+	// W and R are the write and read quorums, the coordinator included.
+	// Default 2 and 2.
+	W, R int
+	// MaxValue is the largest value accepted, in bytes. Default 16 MiB.
+	MaxValue int
+	// QuorumTimeout bounds a quorum write or read. Default 2s.
+	QuorumTimeout time.Duration
+	// PeerRefresh is how often the region's replicas are re-read from
+	// discovery. Default 1s.
+	PeerRefresh time.Duration
+	// AntiEntropyInterval is the period of the digest comparison with each
+	// peer. Default 10s; negative disables it.
+	AntiEntropyInterval time.Duration
+	// HintWindow is how long hints for an unreachable peer are kept (as
+	// Cassandra's max_hint_window); older ones are dropped and
+	// anti-entropy repairs the peer. Default 3h.
+	HintWindow time.Duration
+	// MaxClockSkew: replicated versions more than this ahead of the local
+	// clock are refused, so one bad clock cannot drag every replica's
+	// clock into the future. Default 1m.
+	MaxClockSkew time.Duration
+	// Engine settings; Engine.Dir is derived from DataDir and Port.
+	Engine EngineConfig
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+	// Logger; nil discards.
+	Logger *slog.Logger
+}
+
+func (c *Config) fillDefaults() {
+	if c.BindHost == "" {
+		c.BindHost = "127.0.0.1"
+	}
+	if c.Port == 0 {
+		c.Port = DefaultPort
+	}
+	if c.AdminPort == 0 && c.Port > 0 {
+		c.AdminPort = c.Port + 1000
+	}
+	if c.DiscoveryAddr == "" {
+		c.DiscoveryAddr = "127.0.0.1:10200"
+	}
+	if c.RegisterTTL == 0 {
+		c.RegisterTTL = 10 * time.Second
+	}
+	if c.W == 0 {
+		c.W = DefaultW
+	}
+	if c.R == 0 {
+		c.R = DefaultR
+	}
+	if c.MaxValue == 0 {
+		c.MaxValue = DefaultMaxValue
+	}
+	if c.QuorumTimeout == 0 {
+		c.QuorumTimeout = DefaultQuorumTimeout
+	}
+	if c.PeerRefresh == 0 {
+		c.PeerRefresh = time.Second
+	}
+	if c.AntiEntropyInterval == 0 {
+		c.AntiEntropyInterval = 10 * time.Second
+	}
+	if c.HintWindow == 0 {
+		c.HintWindow = 3 * time.Hour
+	}
+	if c.MaxClockSkew == 0 {
+		c.MaxClockSkew = time.Minute
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Engine.Now == nil {
+		c.Engine.Now = c.Now
+	}
+	if c.Engine.Logger == nil {
+		c.Engine.Logger = c.Logger
+	}
+}
+
+func (c *Config) validate() error {
+	if err := wal.ValidOrigin(c.Region); err != nil {
+		return fmt.Errorf("storage: region: %w", err)
+	}
+	switch {
+	case c.DataDir == "":
+		return errors.New("storage: no data directory")
+	case c.W < 1 || c.R < 1:
+		return fmt.Errorf("storage: quorums must be at least 1 (W=%d, R=%d)", c.W, c.R)
+	case c.MaxValue < 1:
+		return errors.New("storage: max value must be positive")
+	case c.QuorumTimeout < 0 || c.PeerRefresh < 0 || c.HintWindow < 0 || c.MaxClockSkew < 0:
+		return errors.New("storage: negative duration")
+	}
+	return nil
+}
+
+// node is the replica's id in versions: "<region>-<port>", so the origin
+// region of any version can be read off it.
+func node(region string, port int) string { return region + "-" + strconv.Itoa(port) }
+
+// originOf returns the region part of a version's node.
+func originOf(v hlc.Version) string {
+	for i := 0; i < len(v.Node); i++ {
+		if v.Node[i] == '-' {
+			return v.Node[:i]
+		}
+	}
+	return v.Node
+}
+
+// engineDir is where the replica on port keeps its files.
+func engineDir(dataDir string, port int) string {
+	return filepath.Join(dataDir, "storage-"+strconv.Itoa(port))
+}
+
+func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }

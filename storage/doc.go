@@ -1,0 +1,86 @@
+// Package storage is Planet's durable, versioned key-value store: N
+// replicas per region (default 3), each an Engine (a WAL materialised in
+// goleveldb) behind a RESP server, coordinating local quorums with the
+// region's other replicas.
+//
+// # Versions
+//
+// Every write carries an hlc.Version: a hybrid logical clock timestamp
+// (wall milliseconds << 16 | logical counter) and the node that minted it,
+// "<region>-<port>", which breaks ties. Versions are totally ordered across
+// every replica of every region, and a replica's clock moves past every
+// version it receives (replicated writes, read answers, anti-entropy), so
+// last-writer-wins converges to the same value everywhere. Because the node
+// names its region, a version also tells the write's origin region.
+// Replicated versions more than MaxClockSkew ahead of the local clock are
+// refused, so one bad clock cannot drag the others into the future.
+//
+// # Engine
+//
+// The WAL (package storage/wal, whose doc gives the record grammar) is the
+// source of truth. One committer goroutine takes every queued write,
+// appends the batch's records to the WAL, makes them durable with one fsync
+// (group commit; the Durability setting), then applies them to goleveldb in
+// one batch that also records the applied WAL position, the live-key count,
+// the highest version seen and the anti-entropy digest. A write is applied
+// iff its version is newer than the key's current one (idempotent), and
+// reads go to goleveldb, so they never see a write that is not durable.
+//
+// Recovery replays the WAL from the applied position; a torn or corrupt
+// tail is cut at the last good record and logged. If the goleveldb state is
+// lost it is rebuilt from the newest snapshot and the logs after it.
+//
+// When the WAL passes CompactBytes the committer starts generation g+1
+// (wal-<g+1>.log) and, in the background, writes snapshot-<g+1>.log: the
+// whole state as of the start of g+1, tombstones included, in the WAL's
+// record format. Then it removes the snapshots before g+1 and the logs
+// before g: the previous generation's log stays until the next compaction,
+// so a reader that is behind can finish it.
+//
+// Deletes are tombstones with versions, so a late, older replicated PUT
+// never resurrects a key. Compaction purges tombstones older than
+// TombstoneGrace (as Cassandra's gc_grace_seconds, default 10 days): a
+// replica that was away longer than that must be rebuilt, not caught up.
+//
+// # Quorum
+//
+// The replicas of a region are list_local("storage"), refreshed every
+// second; the last known set is kept while discovery is unreachable. The
+// replica a client talks to coordinates: a SET/DEL gets a new version, is
+// applied locally and sent as REPL.PUT/REPL.DEL to every peer in parallel
+// over persistent pipelined connections (internal/peer), and is
+// acknowledged OK once W replicas, the coordinator included, hold it
+// durably. Otherwise the client gets "-NOQUORUM write: a of W required
+// replicas acknowledged (n known)", never OK; as in Cassandra, replicas
+// that did apply the write keep it. A GET reads the local replica and R-1
+// peers (VGET), returns the highest version and repairs the replicas that
+// answered an older one (read repair). SCAN and DBSIZE answer from the
+// coordinator's replica alone.
+//
+// REPL.PUT key value version and REPL.DEL key version apply iff the version
+// is newer than the replica's (idempotent) and are never re-replicated.
+// REPL.PUT replies :1 if applied, :0 if the replica already held that or a
+// newer version; REPL.DEL replies :1 if it deleted a live value. Both count
+// as acknowledgements: either way the replica durably holds the version or
+// a newer one.
+//
+// # Catching up: hinted handoff and anti-entropy
+//
+// Both, because they cover different failures:
+//
+//   - Hinted handoff is fast and cheap for the common case, a replica that
+//     restarts or is partitioned for a while. When a peer does not
+//     acknowledge a replicated write, the coordinator stores a hint (the
+//     key, not the value, in its goleveldb state, so it survives restarts)
+//     and, once the peer answers again, sends it the key's current entry.
+//     Hints older than HintWindow (3h) are dropped.
+//   - Anti-entropy is the safety net for what hints cannot see: a
+//     coordinator that crashed before storing its hints, a replica that
+//     lost its disk, hints dropped after HintWindow. Every replica keeps a
+//     digest of 1,024 buckets, each the XOR of a hash of (key, version) of
+//     its entries, updated in O(1) per write and persisted with the state.
+//     Every AntiEntropyInterval each replica fetches each peer's digest
+//     (REPL.DIGEST), lists the keys and versions of the buckets that differ
+//     (REPL.BUCKET), pulls what the peer has newer and pushes what it has
+//     newer. Replicas that agree exchange 8 KiB per round.
+package storage

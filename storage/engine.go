@@ -1,0 +1,366 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/syndtr/goleveldb/leveldb"
+	lverrors "github.com/syndtr/goleveldb/leveldb/errors"
+	"github.com/syndtr/goleveldb/leveldb/opt"
+	"github.com/syndtr/goleveldb/leveldb/util"
+
+	"planet/storage/hlc"
+	"planet/storage/wal"
+)
+
+// Errors of the engine.
+var (
+	ErrNotFound = errors.New("storage: not found")
+	ErrClosed   = errors.New("storage: closed")
+)
+
+// Durability says when a write's WAL record counts as durable, i.e. when
+// the write may be acknowledged.
+type Durability int
+
+const (
+	// DurabilityAlways fsyncs before replying; concurrent writes share
+	// one fsync (group commit).
+	DurabilityAlways Durability = iota
+	// DurabilityInterval replies once the record is written to the
+	// operating system and fsyncs every SyncInterval: a process crash
+	// loses nothing, a machine crash up to SyncInterval of writes.
+	DurabilityInterval
+	// DurabilityNever replies once the record is written to the operating
+	// system and leaves fsync to it.
+	DurabilityNever
+)
+
+// ParseDurability parses always, interval or never.
+func ParseDurability(s string) (Durability, error) {
+	switch s {
+	case "always":
+		return DurabilityAlways, nil
+	case "interval":
+		return DurabilityInterval, nil
+	case "never":
+		return DurabilityNever, nil
+	}
+	return 0, fmt.Errorf("want always, interval or never")
+}
+
+func (d Durability) String() string {
+	return [...]string{"always", "interval", "never"}[d]
+}
+
+// EngineConfig configures one replica's on-disk state.
+type EngineConfig struct {
+	// Dir holds the WAL generations, snapshots and the goleveldb state
+	// (Dir/state). Required.
+	Dir string
+	// Durability of acknowledged writes. Zero is DurabilityAlways.
+	Durability Durability
+	// SyncInterval is the fsync period of DurabilityInterval. Zero is 100ms.
+	SyncInterval time.Duration
+	// CompactBytes is the WAL size that starts a new generation with a
+	// snapshot. Zero is 64 MiB.
+	CompactBytes int64
+	// TombstoneGrace is how long a tombstone is kept before compaction may
+	// purge it (Cassandra's gc_grace_seconds). Zero is 10 days.
+	TombstoneGrace time.Duration
+	// MaxBatch is the most writes committed by one fsync. Zero is 1024.
+	MaxBatch int
+	// Now is the clock for tombstone ages; nil is time.Now.
+	Now func() time.Time
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// OnFsync, if set, is called with the duration of every WAL fsync.
+	OnFsync func(time.Duration)
+}
+
+func (c *EngineConfig) fillDefaults() {
+	if c.SyncInterval == 0 {
+		c.SyncInterval = 100 * time.Millisecond
+	}
+	if c.CompactBytes == 0 {
+		c.CompactBytes = 64 << 20
+	}
+	if c.TombstoneGrace == 0 {
+		c.TombstoneGrace = 10 * 24 * time.Hour
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = 1024
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+func (c *EngineConfig) validate() error {
+	switch {
+	case c.Dir == "":
+		return errors.New("storage: no data directory")
+	case c.Durability < DurabilityAlways || c.Durability > DurabilityNever:
+		return fmt.Errorf("storage: unknown durability %d", c.Durability)
+	case c.SyncInterval < 0, c.CompactBytes < 0, c.TombstoneGrace < 0, c.MaxBatch < 0:
+		return errors.New("storage: negative engine setting")
+	}
+	return nil
+}
+
+// Engine is one replica's durable, versioned key-value state: a WAL (the
+// source of truth) materialised in goleveldb. Writes go through one
+// committer goroutine that appends them to the WAL, makes them durable with
+// one fsync per batch, then applies them to goleveldb; reads go straight to
+// goleveldb, so they never see a write that is not yet durable.
+type Engine struct {
+	cfg EngineConfig
+	log *slog.Logger
+	db  *leveldb.DB
+
+	queue   chan *op
+	quit    chan struct{}
+	done    chan struct{}
+	closing sync.Once
+	bg      sync.WaitGroup // compactions
+
+	// Owned by the committer goroutine (and Open before it starts).
+	wal      *wal.Writer
+	gen      uint64
+	digest   [numBuckets]uint64
+	live     int64
+	maxTime  uint64
+	dirty    bool // written since the last fsync (DurabilityInterval)
+	compactQ chan struct{}
+
+	// Read by anyone.
+	stats struct {
+		gen        atomic.Uint64
+		walBytes   atomic.Int64
+		live       atomic.Int64
+		maxTime    atomic.Uint64
+		compacting atomic.Bool
+		purged     atomic.Int64
+	}
+	digestMu  sync.RWMutex
+	digestPub [numBuckets]uint64 // copy of digest, guarded by digestMu
+}
+
+// Open opens (or creates) the replica's state in cfg.Dir and recovers it:
+// it replays the WAL past the last point applied to goleveldb, cutting a
+// torn or corrupt tail at the last good record.
+func Open(cfg EngineConfig) (*Engine, error) {
+	cfg.fillDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	e := &Engine{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		queue:    make(chan *op, 4*cfg.MaxBatch),
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
+		compactQ: make(chan struct{}, 1),
+	}
+	db, err := openDB(filepath.Join(cfg.Dir, "state"), cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	e.db = db
+	if err := e.recover(); err != nil {
+		db.Close()
+		if e.wal != nil {
+			e.wal.Close()
+		}
+		return nil, err
+	}
+	e.publish()
+	go e.commitLoop()
+	return e, nil
+}
+
+func openDB(path string, log *slog.Logger) (*leveldb.DB, error) {
+	o := &opt.Options{
+		NoSync:             true, // the WAL is the source of truth
+		WriteBuffer:        16 << 20,
+		BlockCacheCapacity: 32 << 20,
+	}
+	db, err := leveldb.OpenFile(path, o)
+	if lverrors.IsCorrupted(err) {
+		log.Warn("state database corrupt, recovering it", "path", path, "err", err)
+		db, err = leveldb.RecoverFile(path, o)
+	}
+	if err != nil {
+		// The state is derived from the WAL: start it over.
+		log.Warn("state database unusable, rebuilding it from the WAL", "path", path, "err", err)
+		if rmErr := os.RemoveAll(path); rmErr != nil {
+			return nil, fmt.Errorf("storage: remove state: %w", rmErr)
+		}
+		db, err = leveldb.OpenFile(path, o)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: open state: %w", err)
+	}
+	return db, nil
+}
+
+// Get returns the entry of key: a value, or a tombstone (Deleted), or
+// ErrNotFound if the replica holds neither. Value is a copy.
+func (e *Engine) Get(key []byte) (Entry, error) {
+	b, err := e.db.Get(dataKey(nil, key), nil)
+	if errors.Is(err, leveldb.ErrNotFound) {
+		return Entry{}, ErrNotFound
+	}
+	if err != nil {
+		if errors.Is(err, leveldb.ErrClosed) {
+			return Entry{}, ErrClosed
+		}
+		return Entry{}, fmt.Errorf("storage: read: %w", err)
+	}
+	return decodeEntry(b)
+}
+
+// Mutation is a versioned write: a value, or a tombstone if Delete.
+type Mutation struct {
+	Key     []byte
+	Value   []byte
+	Version hlc.Version
+	Origin  string
+	Delete  bool
+}
+
+func (m *Mutation) validate() error {
+	if err := wal.ValidOrigin(m.Origin); err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	if err := hlc.ValidNode(m.Version.Node); err != nil {
+		return fmt.Errorf("storage: version: %w", err)
+	}
+	return nil
+}
+
+// Result of a mutation.
+type Result struct {
+	// Applied: the mutation was newer than what the replica held and is
+	// now durable. If false (and Err is nil) the replica already held the
+	// same or a newer version, which is just as durable.
+	Applied bool
+	// WasLive: before the mutation, the key had a value (not a tombstone).
+	WasLive bool
+	Err     error
+}
+
+// Apply writes m if its version is newer than the key's current one, and
+// returns once it is durable (as the Durability setting defines it).
+func (e *Engine) Apply(ctx context.Context, m Mutation) Result {
+	if err := m.validate(); err != nil {
+		return Result{Err: err}
+	}
+	o := &op{m: m, done: make(chan Result, 1)}
+	select {
+	case e.queue <- o:
+	case <-e.quit:
+		return Result{Err: ErrClosed}
+	case <-ctx.Done():
+		return Result{Err: ctx.Err()}
+	}
+	// Once queued, the write happens: wait for it even if ctx ends, so
+	// that the caller never reports failure for a durable write.
+	select {
+	case r := <-o.done:
+		return r
+	case <-e.done:
+		select {
+		case r := <-o.done:
+			return r
+		default:
+			return Result{Err: ErrClosed}
+		}
+	}
+}
+
+// Digest returns a copy of the anti-entropy digest: one hash per bucket of
+// every (key, version) held, tombstones included.
+func (e *Engine) Digest() [numBuckets]uint64 {
+	e.digestMu.RLock()
+	defer e.digestMu.RUnlock()
+	return e.digestPub
+}
+
+// Stats is a point-in-time view for metrics and INFO.
+type Stats struct {
+	Generation uint64
+	WALBytes   int64
+	Keys       int64
+	Compacting bool
+	Purged     int64
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() Stats {
+	return Stats{
+		Generation: e.stats.gen.Load(),
+		WALBytes:   e.stats.walBytes.Load(),
+		Keys:       e.stats.live.Load(),
+		Compacting: e.stats.compacting.Load(),
+		Purged:     e.stats.purged.Load(),
+	}
+}
+
+// MaxVersionTime is the highest version time the replica has applied; the
+// replica's clock starts past it.
+func (e *Engine) MaxVersionTime() uint64 { return e.stats.maxTime.Load() }
+
+// Close stops the committer (pending writes are completed first), waits for
+// a running compaction and closes the files. Idempotent.
+func (e *Engine) Close() error {
+	var err error
+	e.closing.Do(func() {
+		close(e.quit)
+		<-e.done
+		e.bg.Wait()
+		if e.wal != nil {
+			if serr := e.wal.Sync(); serr != nil {
+				err = serr
+			}
+			if cerr := e.wal.Close(); cerr != nil && err == nil {
+				err = cerr
+			}
+		}
+		if cerr := e.db.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	})
+	return err
+}
+
+// publish copies the committer's state for readers.
+func (e *Engine) publish() {
+	e.stats.gen.Store(e.gen)
+	if e.wal != nil {
+		e.stats.walBytes.Store(e.wal.Size())
+	}
+	e.stats.live.Store(e.live)
+	e.stats.maxTime.Store(e.maxTime)
+	e.digestMu.Lock()
+	e.digestPub = e.digest
+	e.digestMu.Unlock()
+}
+
+// iterData iterates the data entries of layout buckets [from, to).
+func (e *Engine) iterRange(from, to int) *util.Range {
+	return &util.Range{Start: bucketStart(from), Limit: bucketStart(to)}
+}

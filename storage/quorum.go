@@ -1,0 +1,291 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"planet/internal/peer"
+	"planet/storage/hlc"
+)
+
+// tally counts a quorum's answers. It is pure: the coordinator feeds it
+// each replica's outcome and asks whether the quorum is decided.
+type tally struct {
+	need    int // W or R, the coordinator included
+	total   int // replicas asked
+	acks    int
+	failed  int
+	wasLive bool
+}
+
+func (t *tally) add(ok bool) {
+	if ok {
+		t.acks++
+	} else {
+		t.failed++
+	}
+}
+
+// reached: enough replicas acknowledged.
+func (t *tally) reached() bool { return t.acks >= t.need }
+
+// lost: even if every outstanding replica acknowledges, the quorum cannot
+// be reached.
+func (t *tally) lost() bool { return t.acks+(t.total-t.acks-t.failed) < t.need }
+
+// QuorumError is the answer when too few replicas acknowledged.
+type QuorumError struct {
+	Op    string // "write" or "read"
+	Acks  int
+	Need  int
+	Known int // replicas known, the coordinator included
+}
+
+func (e *QuorumError) Error() string {
+	verb := "acknowledged"
+	if e.Op == "read" {
+		verb = "answered"
+	}
+	return fmt.Sprintf("NOQUORUM %s: %d of %d required replicas %s (%d known)", e.Op, e.Acks, e.Need, verb, e.Known)
+}
+
+// ackResult is one replica's outcome of a replicated write.
+type ackResult struct {
+	ok      bool
+	wasLive bool
+}
+
+// write coordinates a quorum write of m: the local engine and every peer
+// in parallel; it returns once W have made it durable, or with a
+// *QuorumError once that cannot happen. Peers that fail get a hint.
+func (s *Server) write(ctx context.Context, m Mutation) (wasLive bool, err error) {
+	peers := s.clients()
+	t := tally{need: s.cfg.W, total: 1 + len(peers)}
+	if t.total < t.need {
+		s.metrics.quorumFailures.Inc("write")
+		return false, &QuorumError{Op: "write", Need: t.need, Known: t.total}
+	}
+	results := make(chan ackResult, t.total)
+	local := make(chan ackResult, 1)
+	go func() {
+		r := s.eng.Apply(context.WithoutCancel(ctx), m)
+		if r.Err != nil {
+			s.log.Warn("storage: local write failed", "err", r.Err)
+		}
+		local <- ackResult{ok: r.Err == nil, wasLive: r.WasLive}
+	}()
+	args := replArgs(m)
+	for _, p := range peers {
+		go func() { results <- s.replicate(p, m.Key, args) }()
+	}
+	timeout := time.NewTimer(s.cfg.QuorumTimeout)
+	defer timeout.Stop()
+	// Until W acknowledged; a lost quorum still waits for every replica
+	// (within the timeout), so that the error says how many hold the write.
+	for !t.reached() && t.acks+t.failed < t.total {
+		var r ackResult
+		select {
+		case r = <-results:
+		case r = <-local:
+		case <-timeout.C:
+			t.failed = t.total - t.acks
+			continue
+		}
+		t.add(r.ok)
+		t.wasLive = t.wasLive || r.wasLive
+	}
+	if !t.reached() {
+		s.metrics.quorumFailures.Inc("write")
+		return false, &QuorumError{Op: "write", Acks: t.acks, Need: t.need, Known: t.total}
+	}
+	return t.wasLive, nil
+}
+
+// replArgs is the replication command of m.
+func replArgs(m Mutation) [][]byte {
+	v := m.Version.AppendText(nil)
+	if m.Delete {
+		return [][]byte{[]byte("REPL.DEL"), m.Key, v}
+	}
+	return [][]byte{[]byte("REPL.PUT"), m.Key, m.Value, v}
+}
+
+// replicate sends one replication command to a peer; on failure it leaves
+// a hint so that the peer gets the key when it is back.
+func (s *Server) replicate(p *peer.Client, key []byte, args [][]byte) ackResult {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.QuorumTimeout)
+	defer cancel()
+	start := time.Now()
+	reply, err := p.Do(ctx, args...)
+	if err != nil {
+		s.hints.add(p.Addr(), key)
+		var re *peer.ReplyError
+		if errors.As(err, &re) {
+			s.log.Warn("storage: replica refused a write", "peer", p.Addr(), "err", err)
+		}
+		return ackResult{}
+	}
+	s.metrics.replication.Observe(time.Since(start).Seconds())
+	return ackResult{ok: true, wasLive: reply.Kind == peer.KindInt && reply.Int == 1 && string(args[0]) == "REPL.DEL"}
+}
+
+// readResult is one replica's answer to a read.
+type readResult struct {
+	peer  *peer.Client // nil: the local engine
+	entry Entry
+	found bool
+	ok    bool
+}
+
+// read coordinates a quorum read of key: the local engine and R-1 peers
+// (more if some fail). It returns the newest entry and repairs the
+// replicas that answered with an older one.
+func (s *Server) read(ctx context.Context, key []byte) (Entry, bool, error) {
+	local, err := s.eng.Get(key)
+	localRes := readResult{entry: local, found: err == nil, ok: err == nil || errors.Is(err, ErrNotFound)}
+	if s.cfg.R <= 1 {
+		if !localRes.ok {
+			return Entry{}, false, err
+		}
+		return local, localRes.found, nil
+	}
+	peers := s.clients()
+	t := tally{need: s.cfg.R, total: 1 + len(peers)}
+	answers := make([]readResult, 0, s.cfg.R)
+	t.add(localRes.ok)
+	if localRes.ok {
+		answers = append(answers, localRes)
+	}
+	if t.lost() {
+		s.metrics.quorumFailures.Inc("read")
+		return Entry{}, false, &QuorumError{Op: "read", Acks: t.acks, Need: t.need, Known: t.total}
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.QuorumTimeout)
+	defer cancel()
+	answers = s.askPeers(ctx, key, peers, &t, answers)
+	if !t.reached() {
+		s.metrics.quorumFailures.Inc("read")
+		return Entry{}, false, &QuorumError{Op: "read", Acks: t.acks, Need: t.need, Known: t.total}
+	}
+	newest := newestOf(answers)
+	s.repair(key, newest, answers)
+	if newest.found {
+		s.clock.Observe(newest.entry.Version)
+	}
+	return newest.entry, newest.found, nil
+}
+
+// askPeers reads key from peers until the tally is reached or every peer
+// was asked: one peer at a time when one answer is missing (R=2, the
+// common case), otherwise the missing number in parallel, asking another
+// peer for each that fails.
+func (s *Server) askPeers(ctx context.Context, key []byte, peers []*peer.Client, t *tally, answers []readResult) []readResult {
+	next := 0
+	if t.need-t.acks == 1 {
+		for next < len(peers) && !t.reached() {
+			r := s.fetch(ctx, peers[next], key)
+			next++
+			t.add(r.ok)
+			if r.ok {
+				answers = append(answers, r)
+			}
+		}
+		return answers
+	}
+	results := make(chan readResult, len(peers))
+	pending := 0
+	launch := func() {
+		p := peers[next]
+		next++
+		pending++
+		go func() { results <- s.fetch(ctx, p, key) }()
+	}
+	for pending < t.need-t.acks && next < len(peers) {
+		launch()
+	}
+	for !t.reached() && pending > 0 {
+		r := <-results
+		pending--
+		t.add(r.ok)
+		if r.ok {
+			answers = append(answers, r)
+		} else if next < len(peers) {
+			launch()
+		}
+	}
+	return answers
+}
+
+// newestOf returns the answer with the highest version (found beats not
+// found).
+func newestOf(answers []readResult) readResult {
+	var best readResult
+	for _, a := range answers {
+		if a.found && (!best.found || a.entry.Version.Newer(best.entry.Version)) {
+			best = a
+		}
+	}
+	return best
+}
+
+// fetch reads key from a peer with VGET.
+func (s *Server) fetch(ctx context.Context, p *peer.Client, key []byte) readResult {
+	reply, err := p.Do(ctx, []byte("VGET"), key)
+	if err != nil {
+		return readResult{peer: p}
+	}
+	e, found, err := parseVGET(reply)
+	if err != nil {
+		s.log.Warn("storage: bad VGET reply", "peer", p.Addr(), "err", err)
+		return readResult{peer: p}
+	}
+	return readResult{peer: p, entry: e, found: found, ok: true}
+}
+
+// parseVGET decodes a VGET reply: null, or [value or null, version].
+func parseVGET(r peer.Reply) (Entry, bool, error) {
+	if r.Kind == peer.KindNil {
+		return Entry{}, false, nil
+	}
+	if r.Kind != peer.KindArray || len(r.Array) != 2 || r.Array[1].Kind != peer.KindBulk {
+		return Entry{}, false, errors.New("want [value, version]")
+	}
+	v, err := hlc.ParseVersion(r.Array[1].Str)
+	if err != nil {
+		return Entry{}, false, err
+	}
+	e := Entry{Version: v, Origin: originOf(v)}
+	switch r.Array[0].Kind {
+	case peer.KindNil:
+		e.Deleted = true
+	case peer.KindBulk:
+		e.Value = r.Array[0].Str
+	default:
+		return Entry{}, false, errors.New("want a value")
+	}
+	return e, true, nil
+}
+
+// repair sends the newest entry to every replica that answered with an
+// older one (read repair), in the background.
+func (s *Server) repair(key []byte, newest readResult, answers []readResult) {
+	if !newest.found {
+		return
+	}
+	m := Mutation{Key: key, Value: newest.entry.Value, Version: newest.entry.Version,
+		Origin: newest.entry.Origin, Delete: newest.entry.Deleted}
+	for _, a := range answers {
+		if a.found && !newest.entry.Version.Newer(a.entry.Version) {
+			continue
+		}
+		s.metrics.readRepairs.Inc()
+		if a.peer == nil {
+			go s.eng.Apply(context.Background(), m)
+			continue
+		}
+		args := replArgs(m)
+		go s.replicate(a.peer, key, args)
+	}
+}

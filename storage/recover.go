@@ -1,0 +1,250 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/syndtr/goleveldb/leveldb"
+
+	"planet/storage/wal"
+)
+
+// replayBatch is how many WAL records recovery applies per goleveldb batch.
+const replayBatch = 4096
+
+// recover loads the engine's metadata and replays the WAL past the last
+// applied point (run by Open, before the committer starts).
+func (e *Engine) recover() error {
+	start := time.Now()
+	if err := removeTemp(e.cfg.Dir); err != nil {
+		return err
+	}
+	segs, err := wal.List(e.cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	if err := e.loadMeta(); err != nil {
+		return err
+	}
+	var logs []wal.Segment
+	var snapshot *wal.Segment
+	for i, s := range segs {
+		if s.Kind == wal.KindLog {
+			logs = append(logs, s)
+		} else {
+			snapshot = &segs[i]
+		}
+	}
+	from, applied, err := e.replayStart()
+	if err != nil {
+		return err
+	}
+	st := newStager(e.db)
+	r := &replayer{e: e, st: st, started: start, lastReport: start}
+	if !applied && len(segs) > 0 {
+		// A new or rebuilt state database: start from the newest snapshot.
+		e.log.Warn("storage: no applied point in the state database; rebuilding it from the WAL")
+		from = position{gen: 1}
+		if snapshot != nil {
+			if err := r.replay(*snapshot, 0, false); err != nil {
+				return err
+			}
+			from = position{gen: snapshot.Gen}
+		} else if len(logs) > 0 {
+			from = position{gen: logs[0].Gen}
+		}
+	}
+	e.gen = max(from.gen, 1)
+	for _, s := range logs {
+		if s.Gen < from.gen {
+			continue
+		}
+		offset := int64(0)
+		if s.Gen == from.gen {
+			offset = from.offset
+		}
+		if err := r.replay(s, offset, true); err != nil {
+			return err
+		}
+		e.gen = s.Gen
+	}
+	if len(logs) > 0 && from.gen > logs[len(logs)-1].Gen {
+		e.log.Warn("storage: applied point is past every WAL generation", "generation", from.gen)
+	}
+	w, err := wal.OpenWriter(filepath.Join(e.cfg.Dir, wal.LogName(e.gen)))
+	if err != nil {
+		return fmt.Errorf("storage: open WAL: %w", err)
+	}
+	e.wal = w
+	if err := r.flush(position{e.gen, w.Size()}); err != nil {
+		return err
+	}
+	e.log.Info("storage: recovered", "generation", e.gen, "wal_bytes", w.Size(), "replayed", r.records,
+		"keys", e.live, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func removeTemp(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	for _, d := range ents {
+		if strings.HasSuffix(d.Name(), ".tmp") {
+			if err := os.Remove(filepath.Join(dir, d.Name())); err != nil {
+				return fmt.Errorf("storage: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// loadMeta reads the counters, clock and digest from the state database.
+func (e *Engine) loadMeta() error {
+	get := func(k []byte) (uint64, bool, error) {
+		b, err := e.db.Get(k, nil)
+		if errors.Is(err, leveldb.ErrNotFound) {
+			return 0, false, nil
+		}
+		if err != nil {
+			return 0, false, fmt.Errorf("storage: read state: %w", err)
+		}
+		if len(b) != 8 {
+			return 0, false, fmt.Errorf("storage: state database: malformed %s", k)
+		}
+		return binary.BigEndian.Uint64(b), true, nil
+	}
+	live, _, err := get(metaCount)
+	if err != nil {
+		return err
+	}
+	e.live = int64(live)
+	if e.maxTime, _, err = get(metaClock); err != nil {
+		return err
+	}
+	for b := range e.digest {
+		if e.digest[b], _, err = get(digestKey(b)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) replayStart() (position, bool, error) {
+	b, err := e.db.Get(metaApplied, nil)
+	if errors.Is(err, leveldb.ErrNotFound) {
+		return position{}, false, nil
+	}
+	if err != nil {
+		return position{}, false, fmt.Errorf("storage: read state: %w", err)
+	}
+	p, ok := decodePosition(b)
+	if !ok {
+		return position{}, false, errors.New("storage: state database: malformed applied point")
+	}
+	return p, true, nil
+}
+
+type replayer struct {
+	e          *Engine
+	st         *stager
+	n          int // records staged since the last flush
+	records    int
+	started    time.Time
+	lastReport time.Time
+}
+
+// replay applies the records of one segment from offset. In a log, a torn
+// or corrupt tail is cut off at the last good record; in a snapshot (which
+// is written atomically) corruption is an error.
+func (r *replayer) replay(s wal.Segment, offset int64, isLog bool) error {
+	f, err := os.Open(s.Path)
+	if err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	rd := wal.NewReader(f, offset)
+	var rec wal.Record
+	for {
+		err := rd.Next(&rec)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if !isLog {
+				return fmt.Errorf("storage: snapshot %s: %w", s.Path, err)
+			}
+			return r.cut(s, rd.Offset(), err)
+		}
+		m := Mutation{Key: rec.Key, Value: rec.Value, Version: rec.Version, Origin: rec.Origin, Delete: rec.Op == wal.Del}
+		if _, _, err := r.st.stage(&m); err != nil {
+			return err
+		}
+		// The stager keeps the slices: the reader reuses its buffers.
+		rec.Key, rec.Value = nil, nil
+		r.n++
+		r.records++
+		if r.n >= replayBatch {
+			pos := position{s.Gen, rd.Offset()}
+			if !isLog {
+				pos = position{}
+			}
+			if err := r.flush(pos); err != nil {
+				return err
+			}
+		}
+	}
+	if isLog {
+		return r.flush(position{s.Gen, rd.Offset()})
+	}
+	return nil
+}
+
+// cut truncates a log at the end of its last good record.
+func (r *replayer) cut(s wal.Segment, offset int64, cause error) error {
+	r.e.log.Warn("storage: WAL tail is torn or corrupt; cutting it at the last good record",
+		"path", s.Path, "offset", offset, "dropped_bytes", s.Size-offset, "err", cause)
+	if err := r.flush(position{s.Gen, offset}); err != nil {
+		return err
+	}
+	if err := wal.Truncate(s.Path, offset); err != nil {
+		return fmt.Errorf("storage: cut WAL tail: %w", err)
+	}
+	return nil
+}
+
+// flush writes the staged records with the applied point pos (zero while
+// replaying a snapshot: the point is set by the first log).
+func (r *replayer) flush(pos position) error {
+	st := r.st
+	if pos == (position{}) {
+		b, _ := r.e.db.Get(metaApplied, nil)
+		if p, ok := decodePosition(b); ok {
+			pos = p
+		}
+	}
+	if err := st.finish(r.e, pos); err != nil {
+		return err
+	}
+	if pos == (position{}) {
+		if err := r.e.db.Delete(metaApplied, nil); err != nil {
+			return fmt.Errorf("storage: write state: %w", err)
+		}
+	}
+	st.reset()
+	r.n = 0
+	if time.Since(r.lastReport) >= time.Second {
+		r.lastReport = time.Now()
+		r.e.log.Info("storage: recovering", "records", r.records, "elapsed", time.Since(r.started).Round(time.Millisecond))
+	}
+	return nil
+}

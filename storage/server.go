@@ -1,0 +1,183 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"planet/discovery/client"
+	"planet/internal/admin"
+	"planet/internal/peer"
+	"planet/internal/resp"
+	"planet/storage/hlc"
+)
+
+// Server is one storage replica: the engine, the RESP server, quorum
+// coordination with the region's other replicas, hinted handoff and
+// anti-entropy.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	addr    string // host:port as registered in discovery
+	eng     *Engine
+	clock   *hlc.Clock
+	resp    *resp.Server
+	adminLn net.Listener
+	disc    *client.Client
+	pool    *peer.Pool
+	peers   *peerSet
+	hints   *hints
+	metrics *serverMetrics
+	started time.Time
+}
+
+// New validates cfg, binds the RESP and admin ports and opens (recovering)
+// the replica's data. Serving starts in Run.
+func New(cfg Config) (*Server, error) {
+	cfg.fillDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, started: cfg.Now()}
+	port := max(cfg.Port, 0)
+	ln, err := resp.Listen(resp.Config{
+		Addr:    hostPort(cfg.BindHost, port),
+		MaxBulk: cfg.MaxValue + MaxKey + 1024,
+		Logger:  cfg.Logger,
+	}, (*handler)(s))
+	if err != nil {
+		return nil, fmt.Errorf("storage: listen: %w", err)
+	}
+	s.resp = ln
+	port = ln.Addr().(*net.TCPAddr).Port
+	s.cfg.Port = port
+	s.addr = hostPort(cfg.BindHost, port)
+	s.log = cfg.Logger.With("component", "storage", "port", port)
+	s.metrics = newServerMetrics(s)
+	cleanup := func() { closeUnstarted(ln) }
+	adminPort := max(cfg.AdminPort, 0)
+	if s.adminLn, err = net.Listen("tcp", hostPort(cfg.BindHost, adminPort)); err != nil {
+		cleanup()
+		return nil, fmt.Errorf("storage: listen admin: %w", err)
+	}
+	cleanup = func() { closeUnstarted(ln); s.adminLn.Close() }
+	s.clock, err = hlc.NewClock(node(cfg.Region, port), cfg.Now)
+	if err != nil {
+		cleanup()
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	ec := cfg.Engine
+	ec.Dir = engineDir(cfg.DataDir, port)
+	ec.Logger = s.log
+	ec.OnFsync = func(d time.Duration) { s.metrics.fsync.Observe(d.Seconds()) }
+	if s.eng, err = Open(ec); err != nil {
+		cleanup()
+		return nil, err
+	}
+	s.clock.Observe(hlc.Version{Time: s.eng.MaxVersionTime()})
+	s.disc, err = client.New(client.Config{Addr: cfg.DiscoveryAddr, TTL: cfg.RegisterTTL, Logger: s.log})
+	if err != nil {
+		s.eng.Close()
+		cleanup()
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	s.pool = peer.NewPool(peer.Config{IOTimeout: cfg.QuorumTimeout})
+	s.peers = newPeerSet(s.addr)
+	s.hints = newHints(s.eng, cfg.Now)
+	return s, nil
+}
+
+// closeUnstarted releases the port of a RESP server that never ran.
+func closeUnstarted(srv *resp.Server) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	srv.Run(ctx)
+}
+
+// Addr is the replica's RESP address.
+func (s *Server) Addr() string { return s.addr }
+
+// AdminAddr is the replica's /health and /metrics address.
+func (s *Server) AdminAddr() string { return s.adminLn.Addr().String() }
+
+// Run serves until ctx ends: RESP clients, the admin endpoints, the
+// discovery registration and the background repair loops. It then
+// deregisters, stops them all and closes the data files.
+func (s *Server) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	goRun := func(f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil {
+				errc <- err
+				cancel()
+			}
+		}()
+	}
+	mux := http.NewServeMux()
+	admin.Handle(mux, s.health, s.metrics.reg)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	goRun(func(ctx context.Context) error {
+		go func() { <-ctx.Done(); hs.Close() }()
+		if err := hs.Serve(s.adminLn); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("storage: admin: %w", err)
+		}
+		return nil
+	})
+	// Know the region's replicas before taking clients, so that a
+	// restarted replica does not answer NOQUORUM for its first second.
+	s.refreshPeersOnce(ctx)
+	goRun(s.resp.Run)
+	goRun(s.refreshPeers)
+	goRun(s.replayHints)
+	goRun(s.antiEntropy)
+	goRun(func(ctx context.Context) error {
+		err := s.disc.Register(ctx, "storage", s.addr)
+		if err != nil {
+			s.log.Error("storage: discovery registration refused", "err", err)
+		}
+		return nil
+	})
+	s.log.Info("storage: serving", "addr", s.addr, "admin", s.AdminAddr(), "region", s.cfg.Region,
+		"w", s.cfg.W, "r", s.cfg.R, "durability", s.cfg.Engine.Durability.String())
+	<-ctx.Done()
+	wg.Wait()
+	s.pool.Close()
+	err := s.eng.Close()
+	select {
+	case e := <-errc:
+		return e
+	default:
+	}
+	if err != nil {
+		return fmt.Errorf("storage: close: %w", err)
+	}
+	s.log.Info("storage: stopped")
+	return nil
+}
+
+func (s *Server) health() (any, error) {
+	st := s.eng.Stats()
+	return map[string]any{
+		"status":         "ok",
+		"region":         s.cfg.Region,
+		"node":           s.clock.Node(),
+		"addr":           s.addr,
+		"peers":          len(s.peers.addrs()),
+		"w":              s.cfg.W,
+		"r":              s.cfg.R,
+		"keys":           st.Keys,
+		"wal_generation": st.Generation,
+		"wal_bytes":      st.WALBytes,
+		"hints_pending":  s.hints.pending(),
+	}, nil
+}

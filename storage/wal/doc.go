@@ -1,0 +1,77 @@
+// Package wal defines Planet's write-ahead log: the record format, a reader
+// that detects torn and corrupt tails, the segment files of a storage
+// directory, and an append-only writer.
+//
+// The format is a contract. The storage engine writes it, the WAL tailer
+// ships it to other regions, and operators read it with grep and less, so it
+// is plain ASCII text with one record per line and changes only with a new
+// record tag.
+//
+// # Records
+//
+// In ABNF (RFC 5234), where every literal is case-sensitive:
+//
+//	record   = put / del
+//	put      = "VPUT " key "=" value "@" version " " origin " " crc LF
+//	del      = "VDEL " key "@" version " " origin " " crc LF
+//	key      = *byte
+//	value    = *byte
+//	byte     = plain / escape
+//	plain    = %x21-24 / %x26-3C / %x3E-3F / %x41-7E  ; printable but not % = @
+//	escape   = "%" HEXU HEXU  ; any other byte: %x00-20 / "%" / "=" / "@" / %x7F-FF
+//	HEXU     = DIGIT / %x41-46  ; 0-9 A-F, uppercase only
+//	version  = wallms "." logical "." node
+//	wallms   = decimal  ; milliseconds since the Unix epoch, below 2^48
+//	logical  = decimal  ; HLC logical counter, at most 65535
+//	decimal  = "0" / %x31-39 *DIGIT  ; no sign, no leading zeros
+//	node     = 1*64( %x61-7A / DIGIT / "-" )  ; replica id: [a-z0-9-]
+//	origin   = %x61-7A *63( %x61-7A / DIGIT )  ; region: [a-z][a-z0-9]*, 1..64 bytes
+//	crc      = 8( DIGIT / %x61-66 )  ; lowercase hex
+//
+// key and value are the raw bytes, percent-encoded: a byte in 0x21..0x7E
+// other than '%', '=' and '@' stands for itself, every other byte is written
+// as '%' and two uppercase hex digits. Keys and values may be empty
+// ("VPUT =@1.0.a sfo 9d710cdc" puts the empty value under the empty key).
+// version is an hlc.Version (see package hlc). origin is the region where
+// the write was first accepted; the tailer ships only records of its own
+// region. crc is the CRC-32C (Castagnoli) of every byte of the line before
+// the space that precedes it, that is from the 'V' through the end of origin.
+//
+// For example, putting "a b" under the key "user=1" at 1763768229000.3 on
+// replica sfo-10600 in region sfo is the line
+//
+//	VPUT user%3D1=a%20b@1763768229000.3.sfo-10600 sfo 42bd1cbf
+//
+// # Invariants
+//
+//   - Canonical: every record has exactly one encoding. A decoder rejects
+//     lowercase hex, escapes of bytes that need none, raw bytes that need an
+//     escape, non-canonical numbers and anything after the crc, so
+//     AppendRecord(DecodeRecord(line)) == line for every line that decodes.
+//   - Self-delimiting: a record never contains a raw LF (or CR, or space
+//     outside its three separators), so LF alone separates records, a line
+//     can be found by scanning, and the key, value and version are split at
+//     the first raw '=' and '@' without lookahead.
+//   - Checked: a line whose crc does not match is corrupt. A last line
+//     without its LF is a torn write (the writer crashed, or is still
+//     appending); a reader reports it as io.ErrUnexpectedEOF and it can be
+//     retried once more data is there, or cut off at recovery.
+//   - Bounded: a reader rejects lines longer than Reader.MaxRecord (64 MiB by
+//     default) instead of buffering without limit.
+//
+// # Files
+//
+// A storage directory holds numbered generations, starting at 1:
+//
+//	wal-<gen>.log        records appended since generation gen began
+//	snapshot-<gen>.log   the complete state as of the start of generation gen
+//
+// with gen in decimal, zero-padded to 16 digits (LogName, SnapshotName). A
+// snapshot uses the record format above, holds one record per key (tombstones
+// included) in no particular order, and appears atomically (written to
+// "<name>.tmp", fsynced, renamed, directory fsynced), so a snapshot file that
+// exists is complete. A new generation means a new file; a reader that sees a
+// larger generation knows the log it was reading will not grow any more.
+// Files with other names (such as leftover "*.tmp" files) are not part of the
+// log.
+package wal

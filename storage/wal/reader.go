@@ -1,0 +1,116 @@
+package wal
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+)
+
+const (
+	defaultMaxRecord = 64 << 20
+	readBufferSize   = 1 << 20
+)
+
+// Reader reads records from a log or snapshot file.
+//
+// It stops at the first line that is not a valid record and keeps returning
+// the same *CorruptError: a corrupt log needs an operator or recovery to cut
+// it (see Truncate), not a retry. A torn tail is not corruption: Next returns
+// io.ErrUnexpectedEOF, and a later call, or a new Reader opened at Offset(),
+// picks the line up once the writer has finished it.
+type Reader struct {
+	// MaxRecord is the length in bytes of the longest line, including its
+	// '\n', that Next accepts; a longer line is corrupt, and Next buffers
+	// no more than that while looking for its end. Zero means 64 MiB.
+	MaxRecord int
+
+	src     io.Reader
+	buf     *bufio.Reader // created on first use, after MaxRecord is set
+	off     int64         // file offset just past the last good record
+	partial []byte        // start of the current line, when it did not come in one piece
+	err     *CorruptError // sticky
+}
+
+// NewReader returns a Reader of r, whose first byte is at file offset offset
+// (used in errors and by Offset).
+func NewReader(r io.Reader, offset int64) *Reader {
+	return &Reader{src: r, off: offset}
+}
+
+// Offset returns the file offset just past the last good record returned by
+// Next: where a new Reader resumes, or where recovery cuts a bad tail.
+func (r *Reader) Offset() int64 { return r.off }
+
+// Next reads the next record into rec. It returns
+//   - nil: rec holds the next record (its slices are valid until the next
+//     call);
+//   - io.EOF: clean end: the last record ended with '\n', or there was no
+//     data;
+//   - io.ErrUnexpectedEOF: data after the last complete record does not end
+//     in '\n' yet (a torn tail, or the writer is mid-append). Offset() is
+//     unchanged; calling Next again reads on from where it stopped;
+//   - *CorruptError: a complete line that is not a valid record (bad crc,
+//     grammar, longer than MaxRecord), with Offset() and the error's Offset
+//     at the start of that line;
+//   - any other error from the underlying reader.
+func (r *Reader) Next(rec *Record) error {
+	if r.err != nil {
+		return r.err
+	}
+	line, err := r.readLine()
+	if err != nil {
+		return err
+	}
+	if err := DecodeRecord(line, rec); err != nil {
+		var ce *CorruptError
+		if !errors.As(err, &ce) {
+			return err
+		}
+		return r.fail(ce.Reason)
+	}
+	r.off += int64(len(line))
+	r.partial = r.partial[:0]
+	return nil
+}
+
+// readLine returns the next line including its '\n', from the buffer when it
+// fits there and from r.partial otherwise.
+func (r *Reader) readLine() ([]byte, error) {
+	if r.buf == nil {
+		r.buf = bufio.NewReaderSize(r.src, readBufferSize)
+	}
+	limit := r.MaxRecord
+	if limit <= 0 {
+		limit = defaultMaxRecord
+	}
+	for {
+		chunk, err := r.buf.ReadSlice('\n')
+		if len(r.partial)+len(chunk) > limit {
+			return nil, r.fail(fmt.Sprintf("line longer than %d bytes", limit))
+		}
+		if err == nil && len(r.partial) == 0 {
+			return chunk, nil
+		}
+		r.partial = append(r.partial, chunk...)
+		switch {
+		case err == nil:
+			return r.partial, nil
+		case err == bufio.ErrBufferFull:
+			continue
+		case err == io.EOF && len(r.partial) == 0:
+			return nil, io.EOF
+		case err == io.EOF:
+			return nil, io.ErrUnexpectedEOF
+		default:
+			return nil, err
+		}
+	}
+}
+
+// fail makes a corrupt line at the current offset the sticky error.
+func (r *Reader) fail(reason string) error {
+	r.err = &CorruptError{Offset: r.off, Reason: reason}
+	r.partial = nil
+	return r.err
+}

@@ -1,0 +1,283 @@
+package wal
+
+import (
+	"bufio"
+	"cmp"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+const (
+	logPrefix      = "wal-"
+	snapshotPrefix = "snapshot-"
+	segmentSuffix  = ".log"
+	tmpSuffix      = ".tmp"
+)
+
+// LogName returns the file name of WAL generation gen: "wal-%016d.log".
+func LogName(gen uint64) string { return fmt.Sprintf(logPrefix+"%016d"+segmentSuffix, gen) }
+
+// SnapshotName returns the file name of the snapshot that starts generation
+// gen: "snapshot-%016d.log". It holds the complete state (tombstones
+// included) as of the start of WAL generation gen, in the record format.
+func SnapshotName(gen uint64) string {
+	return fmt.Sprintf(snapshotPrefix+"%016d"+segmentSuffix, gen)
+}
+
+// Kind tells logs from snapshots.
+type Kind int
+
+// The kinds of segment file.
+const (
+	KindLog Kind = iota
+	KindSnapshot
+)
+
+// Segment is a log or snapshot file in a directory.
+type Segment struct {
+	Kind Kind
+	Gen  uint64
+	Path string // directory joined with the file name
+	Size int64  // bytes, when listed
+}
+
+// ParseName reports whether name is exactly LogName(gen) or
+// SnapshotName(gen) for some generation gen >= 1, and which.
+func ParseName(name string) (Kind, uint64, bool) {
+	var kind Kind
+	var digits string
+	switch {
+	case !strings.HasSuffix(name, segmentSuffix):
+		return 0, 0, false
+	case strings.HasPrefix(name, logPrefix):
+		kind, digits = KindLog, name[len(logPrefix):len(name)-len(segmentSuffix)]
+	case strings.HasPrefix(name, snapshotPrefix):
+		kind, digits = KindSnapshot, name[len(snapshotPrefix):len(name)-len(segmentSuffix)]
+	default:
+		return 0, 0, false
+	}
+	gen, err := strconv.ParseUint(digits, 10, 64)
+	if err != nil || gen == 0 || name != segmentName(kind, gen) {
+		return 0, 0, false
+	}
+	return kind, gen, true
+}
+
+func segmentName(kind Kind, gen uint64) string {
+	if kind == KindSnapshot {
+		return SnapshotName(gen)
+	}
+	return LogName(gen)
+}
+
+// List returns the logs and snapshots in dir, sorted by generation, a
+// snapshot before the log of the same generation. It ignores every other
+// file (such as "*.tmp" files of an unfinished snapshot) and files removed
+// while it lists.
+func List(dir string) ([]Segment, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("wal: list %s: %w", dir, err)
+	}
+	var segs []Segment
+	for _, e := range entries {
+		kind, gen, ok := ParseName(e.Name())
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		info, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // compacted away since ReadDir
+		}
+		if err != nil {
+			return nil, fmt.Errorf("wal: list %s: %w", dir, err)
+		}
+		segs = append(segs, Segment{Kind: kind, Gen: gen, Path: filepath.Join(dir, e.Name()), Size: info.Size()})
+	}
+	slices.SortFunc(segs, func(a, b Segment) int {
+		if c := cmp.Compare(a.Gen, b.Gen); c != 0 {
+			return c
+		}
+		return -cmp.Compare(a.Kind, b.Kind) // snapshot first
+	})
+	return segs, nil
+}
+
+// Writer appends to a log file. It is not safe for concurrent use.
+//
+// After a failed Write or Sync the state of the file is unknown (a failed
+// fsync may have dropped written pages), so the Writer returns that error
+// from then on; the owner reopens the log and recovers it.
+type Writer struct {
+	f    *os.File
+	size int64
+	err  error // sticky
+}
+
+// OpenWriter opens the log file path for appending, creating it (mode 0644)
+// if it does not exist, in which case it also fsyncs the directory so that
+// the new file survives a crash. Size starts at the file's size.
+func OpenWriter(path string) (*Writer, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o644)
+	created := err == nil
+	if errors.Is(err, fs.ErrExist) {
+		f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("wal: open writer: %w", err)
+	}
+	info, err := f.Stat()
+	if err == nil && created {
+		err = SyncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("wal: open writer %s: %w", path, err)
+	}
+	return &Writer{f: f, size: info.Size()}, nil
+}
+
+// Write appends p to the file. It does not sync.
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	n, err := w.f.Write(p)
+	w.size += int64(n)
+	if err != nil {
+		w.err = fmt.Errorf("wal: write: %w", err)
+		return n, w.err
+	}
+	return n, nil
+}
+
+// Sync makes everything written so far durable (fdatasync).
+func (w *Writer) Sync() error {
+	if w.err != nil {
+		return w.err
+	}
+	if err := fdatasync(w.f); err != nil {
+		w.err = fmt.Errorf("wal: sync: %w", err)
+		return w.err
+	}
+	return nil
+}
+
+// Size returns the size of the file: its size when opened plus the bytes
+// written since.
+func (w *Writer) Size() int64 { return w.size }
+
+// Close closes the file without syncing it.
+func (w *Writer) Close() error {
+	if err := w.f.Close(); err != nil {
+		return fmt.Errorf("wal: close: %w", err)
+	}
+	return nil
+}
+
+// Truncate cuts the file at path to size bytes and fsyncs it; recovery uses
+// it to cut a torn or corrupt tail at Reader.Offset(). It refuses to extend
+// the file.
+func Truncate(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("wal: truncate: %w", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("wal: truncate: %w", err)
+	}
+	if size < 0 || size > info.Size() {
+		return fmt.Errorf("wal: truncate %s to %d: file has %d bytes", path, size, info.Size())
+	}
+	if err := f.Truncate(size); err != nil {
+		return fmt.Errorf("wal: truncate: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("wal: truncate: %w", err)
+	}
+	return f.Close()
+}
+
+// SyncDir fsyncs the directory dir, making file creations, renames and
+// removals in it durable.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("wal: sync dir: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("wal: sync dir: %w", err)
+	}
+	return d.Close()
+}
+
+// WriteSnapshot writes SnapshotName(gen) in dir atomically. It writes to
+// "<name>.tmp" the records that fill passes to emit, in any order, then
+// fsyncs the file, renames it and fsyncs dir. emit fails on an invalid
+// record (see AppendRecord) and once fill has returned. On error the tmp file
+// is removed and no snapshot file appears. An existing snapshot of the same
+// generation is replaced.
+func WriteSnapshot(dir string, gen uint64, fill func(emit func(*Record) error) error) error {
+	if gen == 0 {
+		return errors.New("wal: write snapshot: generation 0")
+	}
+	name := filepath.Join(dir, SnapshotName(gen))
+	tmp := name + tmpSuffix
+	if err := writeSnapshotFile(tmp, fill); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("wal: write snapshot %s: %w", name, err)
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("wal: write snapshot: %w", err)
+	}
+	if err := SyncDir(dir); err != nil {
+		os.Remove(name) // not known to be durable: do not let it count
+		return fmt.Errorf("wal: write snapshot %s: %w", name, err)
+	}
+	return nil
+}
+
+// writeSnapshotFile creates path, writes the records fill emits and fsyncs.
+func writeSnapshotFile(path string, fill func(emit func(*Record) error) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	bw := bufio.NewWriterSize(f, readBufferSize)
+	var line []byte
+	done := false
+	emit := func(r *Record) error {
+		if done {
+			return errors.New("emit called after fill returned")
+		}
+		if err := checkRecord(r); err != nil {
+			return err
+		}
+		line = AppendRecord(line[:0], r)
+		_, err := bw.Write(line)
+		return err
+	}
+	err = fill(emit)
+	done = true
+	if err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	return f.Close()
+}
