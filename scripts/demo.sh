@@ -97,4 +97,45 @@ wait_until 20 "nyc lists ams's api again" listed $NYC api 127.0.1.3:9000
 wait_until 20 "ams lists sfo's web again" listed $AMS web 127.0.1.1:8080
 "$BIN" dev ps | sed 's/^/        /'
 
+S0=127.0.1.1:10600 S1=127.0.1.1:10601 S2=127.0.1.1:10602
+replicas() { [ "$("$BIN" discovery list storage --local --addr $SFO 2>/dev/null | wc -l)" = "$1" ]; }
+set_quiet() { "$BIN" storage set "$@" >/dev/null 2>&1; }
+local_has() { [ "$("$BIN" storage get "$2" --local --addr "$1" 2>/dev/null | head -1)" = "$3" ]; }
+
+step "Storage: three replicas per region; sfo's are 127.0.1.1:10600-10602 (W=2, R=2)"
+wait_until 20 "sfo's discovery lists three storage replicas" replicas 3
+"$BIN" discovery list storage --local --addr $SFO | sed 's/^/        /'
+
+step "SET through one sfo replica (10600) is readable through the other two"
+"$BIN" storage set greeting "hello from sfo" --addr $S0 >/dev/null || fail "storage set"
+ok "SET greeting via $S0: OK"
+for r in $S1 $S2; do
+	got=$("$BIN" storage get greeting --addr $r) || fail "storage get via $r"
+	[ "$got" = "hello from sfo" ] || fail "GET via $r gave '$got'"
+	ok "GET greeting via $r: $got"
+done
+"$BIN" storage get greeting --local --addr $S2 | sed 's/^/        10602 holds: /'
+
+step "Kill one sfo replica (SIGKILL 10602): writes with W=2 still succeed"
+"$BIN" dev kill sfo storage-10602 | sed 's/^/        /' || fail "planet dev kill"
+for i in $(seq 1 20); do
+	"$BIN" storage set "order:$i" "paid-$i" --addr $S0 >/dev/null || fail "SET order:$i with one replica down"
+done
+ok "20 writes acknowledged (OK) with 10602 down"
+
+step "Start 10602 again: it catches up without operator action (hinted handoff)"
+"$BIN" dev start sfo storage-10602 | sed 's/^/        /' || fail "planet dev start"
+wait_until 20 "10602's own copy of order:20 is paid-20" local_has $S2 order:20 paid-20
+wait_until 20 "10602's own copy of order:1 is paid-1" local_has $S2 order:1 paid-1
+
+step "Kill two sfo replicas: a write gets an error reply, never OK"
+"$BIN" dev kill sfo storage-10601 | sed 's/^/        /'
+"$BIN" dev kill sfo storage-10602 | sed 's/^/        /'
+if out=$("$BIN" storage set doomed x --addr $S0 2>&1); then
+	fail "SET with two of three replicas down answered: $out"
+fi
+ok "SET refused: $out"
+"$BIN" dev start sfo storage-10601 >/dev/null && "$BIN" dev start sfo storage-10602 >/dev/null
+wait_until 20 "writes succeed again once they are back" set_quiet again ok --addr $S0
+
 printf '\n%sDemo passed: every step held (%d s).%s\n' "$B$G" $(( ($(now_ms) - T0) / 1000 )) "$N"

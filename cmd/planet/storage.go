@@ -48,8 +48,9 @@ func storageCommand() *cli.Command {
 				Action: storageServe,
 			},
 			{
-				Name: "get", Usage: "read a key (quorum read)", ArgsUsage: "KEY",
-				Flags:  []cli.Flag{storageAddrFlag, jsonFlag},
+				Name: "get", Usage: "read a key (quorum read; --local: this replica's own copy and version)", ArgsUsage: "KEY",
+				Flags: []cli.Flag{storageAddrFlag, jsonFlag,
+					&cli.BoolFlag{Name: "local", Usage: "read only the replica at --addr (VGET), with the version; no quorum, no repair"}},
 				Action: storageGet,
 			},
 			{
@@ -184,6 +185,9 @@ func storageGet(c *cli.Context) error {
 		return usageError("usage: planet storage get KEY [--addr host:port] [--json]")
 	}
 	key := c.Args().First()
+	if c.Bool("local") {
+		return storageGetLocal(c, key)
+	}
 	r, err := storageDo(c, "GET", key)
 	if err != nil {
 		return err
@@ -200,6 +204,38 @@ func storageGet(c *cli.Context) error {
 		return cli.Exit("(nil)", 1)
 	}
 	os.Stdout.Write(append(r.Str, '\n'))
+	return nil
+}
+
+// storageGetLocal prints one replica's own entry of key: value (or
+// "(deleted)") and version.
+func storageGetLocal(c *cli.Context, key string) error {
+	r, err := storageDo(c, "VGET", key)
+	if err != nil {
+		return err
+	}
+	found := r.Kind == peer.KindArray && len(r.Array) == 2
+	deleted := found && r.Array[0].Kind == peer.KindNil
+	if c.Bool("json") {
+		out := map[string]any{"key": key, "found": found}
+		if found {
+			out["deleted"] = deleted
+			out["version"] = string(r.Array[1].Str)
+			if !deleted {
+				out["value"] = string(r.Array[0].Str)
+			}
+		}
+		return printJSON(out)
+	}
+	if !found {
+		return cli.Exit("(nil)", 1)
+	}
+	if deleted {
+		fmt.Printf("(deleted)\nversion %s\n", r.Array[1].Str)
+		return nil
+	}
+	os.Stdout.Write(append(r.Array[0].Str, '\n'))
+	fmt.Printf("version %s\n", r.Array[1].Str)
 	return nil
 }
 
