@@ -34,6 +34,7 @@ test: deps vet
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./internal/e2e/
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./discovery/
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./storage/...
 
 # Coverage-guided fuzzing of every parser, FUZZTIME each.
 fuzz:
@@ -43,6 +44,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzAPI$$' -fuzztime $(FUZZTIME) ./discovery/
 	$(GO) test -run '^$$' -fuzz '^FuzzAppendInstances$$' -fuzztime $(FUZZTIME) ./discovery/
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePeers$$' -fuzztime $(FUZZTIME) ./internal/config/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRecord$$' -fuzztime $(FUZZTIME) ./storage/wal/
+	$(GO) test -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME) ./storage/wal/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseVersion$$' -fuzztime $(FUZZTIME) ./storage/hlc/
+	$(GO) test -run '^$$' -fuzz '^FuzzParser$$' -fuzztime $(FUZZTIME) ./internal/resp/
 
 clean:
 	rm -rf bin

@@ -192,13 +192,13 @@ func (e *Engine) commit(st *stager, batch []*op, walBuf []byte, failed error) ([
 			e.log.Error("storage: refusing writes until restart", "err", failed)
 		}
 	}
+	e.publish() // before replying: a writer then sees its write in Stats and Digest
 	for _, o := range batch {
 		if failed != nil {
 			o.res = Result{Err: failed}
 		}
 		o.done <- o.res
 	}
-	e.publish()
 	if failed == nil && e.wal.Size() >= e.cfg.CompactBytes && !e.stats.compacting.Load() {
 		if err := e.rotate(); err != nil {
 			e.log.Error("storage: compaction failed to start", "err", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"sync/atomic"
 	"time"
 )
@@ -21,6 +22,7 @@ type Conn struct {
 	srv        *Server
 	nc         net.Conn
 	closeAfter atomic.Bool
+	reading    atomic.Bool // the reader waits for input
 
 	// Owned by the reader goroutine.
 	r             *bufio.Reader
@@ -146,10 +148,20 @@ func (c *Conn) writeReplies() {
 			c.w.Write(b)
 		}
 		clear(batch)
-		if !c.q.advanceIfReady(len(batch)) {
-			c.w.Flush()
-			c.q.advance(len(batch))
+		if c.q.advanceIfReady(len(batch)) {
+			continue
 		}
+		if !c.reading.Load() || c.q.busy() {
+			// More replies are likely moments away (the reader is still
+			// dispatching a pipeline, or commands run): let them come,
+			// so that one write carries them all.
+			runtime.Gosched()
+			if c.q.advanceIfReady(len(batch)) {
+				continue
+			}
+		}
+		c.w.Flush()
+		c.q.advance(len(batch))
 	}
 }
 
@@ -158,8 +170,12 @@ func (c *Conn) writeReplies() {
 type flushingReader struct{ c *Conn }
 
 func (fr flushingReader) Read(p []byte) (int, error) {
-	if c := fr.c; c.q.empty() && c.w.Buffered() > 0 {
+	c := fr.c
+	if c.q.empty() && c.w.Buffered() > 0 {
 		c.w.Flush()
 	}
-	return fr.c.nc.Read(p)
+	c.reading.Store(true)
+	n, err := c.nc.Read(p)
+	c.reading.Store(false)
+	return n, err
 }

@@ -150,6 +150,13 @@ func (q *replyQueue) advanceIfReady(n int) bool {
 	return true
 }
 
+// busy reports whether commands are running.
+func (q *replyQueue) busy() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.running > 0
+}
+
 // advance marks n taken replies written.
 func (q *replyQueue) advance(n int) {
 	q.mu.Lock()

@@ -302,6 +302,9 @@ func TestRunShutdown(t *testing.T) {
 
 func TestRunTwice(t *testing.T) {
 	ts := startServer(t, newTestHandler(), Config{})
+	nc := dial(t, ts.addr()) // a reply proves the first Run is running
+	send(t, nc, "PING\r\n")
+	expect(t, nc, "+PONG\r\n")
 	if err := ts.Run(context.Background()); !errors.Is(err, ErrServerStarted) {
 		t.Fatalf("second Run: %v, want ErrServerStarted", err)
 	}

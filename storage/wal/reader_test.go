@@ -329,9 +329,20 @@ func TestReaderReadErrorIsRetried(t *testing.T) {
 	assertRecords(t, got, recs)
 }
 
+// BenchmarkReader reads 100k records: with the 256-byte text value of
+// benchRecord, and with a short binary one.
 func BenchmarkReader(b *testing.B) {
+	for _, value := range [][]byte{benchRecord().Value, []byte("\x00\x01binary\xff")} {
+		b.Run(fmt.Sprintf("value=%d", len(value)), func(b *testing.B) {
+			benchmarkReader(b, value)
+		})
+	}
+}
+
+func benchmarkReader(b *testing.B, value []byte) {
 	const n = 100_000
 	rec := benchRecord()
+	rec.Value = value
 	var log []byte
 	for i := range n {
 		rec.Key = fmt.Appendf(rec.Key[:0], "user:%010d/", i)

@@ -64,7 +64,7 @@ var unhexLower = func() (t [256]byte) {
 	for i := range t {
 		t[i] = 0xFF
 	}
-	for i := 0; i < 16; i++ {
+	for i := range 16 {
 		t[crcDigits[i]] = byte(i)
 	}
 	return t
@@ -119,7 +119,9 @@ func AppendRecord(dst []byte, r *Record) []byte {
 	if r.Op == Del {
 		value = nil
 	}
-	dst = slices.Grow(dst, minLine+len(r.Key)+len(value)+len(r.Version.Node)+len(r.Origin)+24)
+	// Enough unless the key or value has escapes.
+	dst = slices.Grow(dst, len("VPUT =@281474976710655.65535.  01234567\n")+
+		len(r.Key)+len(value)+len(r.Version.Node)+len(r.Origin))
 	start := len(dst)
 	if r.Op == Put {
 		dst = append(dst, tagPut...)

@@ -1,0 +1,111 @@
+package resp
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"strings"
+	"testing"
+)
+
+// repeatReader returns data over and over.
+type repeatReader struct {
+	data []byte
+	off  int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		c := copy(p[n:], r.data[r.off:])
+		n += c
+		r.off = (r.off + c) % len(r.data)
+	}
+	return n, nil
+}
+
+func benchmarkParser(b *testing.B, frame string) {
+	p := NewParser(bufio.NewReaderSize(&repeatReader{data: []byte(frame)}, readBufferSize), Config{})
+	b.SetBytes(int64(len(frame)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.Next(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParserSet(b *testing.B) {
+	benchmarkParser(b, frame("SET", "key:000000000042", "xxx"))
+}
+
+func BenchmarkParserSetInline(b *testing.B) {
+	benchmarkParser(b, "SET key:000000000042 xxx\r\n")
+}
+
+func BenchmarkParserSet16KiB(b *testing.B) {
+	benchmarkParser(b, frame("SET", "key:000000000042", strings.Repeat("x", 16<<10)))
+}
+
+// benchHandler answers PING (Serial) and GET (Read) with constants.
+type benchHandler struct{}
+
+var (
+	pong = []byte("+PONG\r\n")
+	null = []byte("$-1\r\n")
+)
+
+func (benchHandler) Class(args [][]byte) Class {
+	if len(args[0]) == 3 {
+		return Read
+	}
+	return Serial
+}
+
+func (benchHandler) Exec(_ context.Context, _ *Conn, args [][]byte) []byte {
+	if len(args[0]) == 3 {
+		return null
+	}
+	return pong
+}
+
+// benchmarkServer sends depth copies of req per round trip and reads the
+// depth replies, over loopback.
+func benchmarkServer(b *testing.B, req, reply string, depth int) {
+	ts := startServer(b, benchHandler{}, Config{})
+	nc, err := net.Dial("tcp", ts.addr())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	batch := []byte(strings.Repeat(req, depth))
+	want := make([]byte, len(reply)*depth)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := nc.Write(batch); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(nc, want); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*depth)/b.Elapsed().Seconds(), "cmds/s")
+}
+
+func BenchmarkServerPing(b *testing.B) {
+	benchmarkServer(b, frame("PING"), "+PONG\r\n", 1)
+}
+
+func BenchmarkServerPingPipelined16(b *testing.B) {
+	benchmarkServer(b, frame("PING"), "+PONG\r\n", 16)
+}
+
+// BenchmarkServerGetPipelined16: Read commands, which run concurrently.
+func BenchmarkServerGetPipelined16(b *testing.B) {
+	benchmarkServer(b, frame("GET", "k"), "$-1\r\n", 16)
+}
+
+func BenchmarkServerGet(b *testing.B) {
+	benchmarkServer(b, frame("GET", "k"), "$-1\r\n", 1)
+}
