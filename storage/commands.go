@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"planet/internal/resp"
 	"planet/storage/hlc"
@@ -22,6 +23,9 @@ type command struct {
 	class resp.Class
 	run   func(s *Server, ctx context.Context, c *resp.Conn, args [][]byte) []byte
 }
+
+// commandCounts are a server's calls of one command, by result.
+type commandCounts struct{ ok, failed atomic.Int64 }
 
 var commands map[string]*command
 
@@ -82,19 +86,20 @@ func (h *handler) Exec(ctx context.Context, conn *resp.Conn, args [][]byte) []by
 	s := (*Server)(h)
 	c := lookup(args[0])
 	if c == nil {
-		s.metrics.commands.Inc("unknown", "error")
+		s.metrics.unknownCommands.Add(1)
 		return resp.ErrUnknownCommand(args)
 	}
+	counts := s.metrics.commands[c.name]
 	if c.arity > 0 && len(args) != c.arity || c.arity < 0 && len(args) < -c.arity {
-		s.metrics.commands.Inc(c.name, "error")
+		counts.failed.Add(1)
 		return resp.ErrWrongArity(args[0])
 	}
 	reply := c.run(s, ctx, conn, args)
-	result := "ok"
 	if len(reply) > 0 && reply[0] == '-' {
-		result = "error"
+		counts.failed.Add(1)
+	} else {
+		counts.ok.Add(1)
 	}
-	s.metrics.commands.Inc(c.name, result)
 	return reply
 }
 

@@ -68,14 +68,7 @@ func (s *Server) write(ctx context.Context, m Mutation) (wasLive bool, err error
 		return false, &QuorumError{Op: "write", Need: t.need, Known: t.total}
 	}
 	results := make(chan ackResult, t.total)
-	local := make(chan ackResult, 1)
-	go func() {
-		r := s.eng.Apply(context.WithoutCancel(ctx), m)
-		if r.Err != nil {
-			s.log.Warn("storage: local write failed", "err", r.Err)
-		}
-		local <- ackResult{ok: r.Err == nil, wasLive: r.WasLive}
-	}()
+	local := s.eng.ApplyAsync(m)
 	args := replArgs(m)
 	for _, p := range peers {
 		go func() { results <- s.replicate(p, m.Key, args) }()
@@ -88,7 +81,11 @@ func (s *Server) write(ctx context.Context, m Mutation) (wasLive bool, err error
 		var r ackResult
 		select {
 		case r = <-results:
-		case r = <-local:
+		case lr := <-local:
+			if lr.Err != nil {
+				s.log.Warn("storage: local write failed", "err", lr.Err)
+			}
+			r = ackResult{ok: lr.Err == nil, wasLive: lr.WasLive}
 		case <-timeout.C:
 			t.failed = t.total - t.acks
 			continue
@@ -114,11 +111,11 @@ func replArgs(m Mutation) [][]byte {
 
 // replicate sends one replication command to a peer; on failure it leaves
 // a hint so that the peer gets the key when it is back.
+// The peer client's I/O timeout (QuorumTimeout) bounds the call; a context
+// deadline per call would cost a timer each.
 func (s *Server) replicate(p *peer.Client, key []byte, args [][]byte) ackResult {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.QuorumTimeout)
-	defer cancel()
 	start := time.Now()
-	reply, err := p.Do(ctx, args...)
+	reply, err := p.Do(context.Background(), args...)
 	if err != nil {
 		s.hints.add(p.Addr(), key)
 		var re *peer.ReplyError
@@ -162,9 +159,7 @@ func (s *Server) read(ctx context.Context, key []byte) (Entry, bool, error) {
 		s.metrics.quorumFailures.Inc("read")
 		return Entry{}, false, &QuorumError{Op: "read", Acks: t.acks, Need: t.need, Known: t.total}
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.QuorumTimeout)
-	defer cancel()
-	answers = s.askPeers(ctx, key, peers, &t, answers)
+	answers = s.askPeers(ctx, key, peers, &t, answers) // bounded by the peers' I/O timeout
 	if !t.reached() {
 		s.metrics.quorumFailures.Inc("read")
 		return Entry{}, false, &QuorumError{Op: "read", Acks: t.acks, Need: t.need, Known: t.total}

@@ -29,10 +29,10 @@ type Conn struct {
 	parser        Parser
 	writerStarted bool
 
-	// w is written by the reader while q is empty and by the writer
-	// goroutine otherwise (see replyQueue).
+	// w is written by the reader while p is empty and by the writer
+	// goroutine otherwise (see pipeline).
 	w *bufio.Writer
-	q replyQueue
+	p pipeline
 }
 
 // RemoteAddr returns the client's address.
@@ -50,7 +50,7 @@ func newConn(s *Server, nc net.Conn) *Conn {
 	c.r = bufio.NewReaderSize(flushingReader{c}, readBufferSize)
 	c.parser.reset(c.r, s.cfg)
 	c.w = bufio.NewWriterSize(nc, writeBufferSize)
-	c.q.init()
+	c.p.init()
 	return c
 }
 
@@ -66,7 +66,7 @@ func (c *Conn) serve() {
 		}
 		c.dispatch(args)
 	}
-	c.q.close()
+	c.p.close()
 	c.w.Flush()
 	c.nc.Close()
 	c.srv.forget(c)
@@ -92,37 +92,48 @@ func (c *Conn) dispatch(args [][]byte) {
 	if cls != Read && cls != Write {
 		cls = Serial
 	}
-	if c.q.empty() && (cls == Serial || c.r.Buffered() == 0) {
+	if c.p.empty() && (cls == Serial || c.r.Buffered() == 0) {
 		// Nothing in flight and, for Read/Write, nothing pipelined behind
 		// it that could run concurrently: run here, answer directly.
 		c.w.Write(c.exec(args))
 		return
 	}
 	if cls == Serial {
-		c.q.waitIdle()
+		c.p.waitIdle()
 		c.reply(c.exec(args))
 		return
 	}
-	if c.q.empty() && c.w.Buffered() > 0 {
+	if c.p.empty() && c.w.Buffered() > 0 {
 		// Hand the writer over flushed: the command may block for long.
 		c.w.Flush()
 	}
 	c.startWriter()
-	seq := c.q.startConcurrent(cls)
-	c.srv.wg.Go(func() {
+	if c.p.enqueue(cls, args) {
+		c.srv.wg.Go(c.runCommands)
+	}
+}
+
+// runCommands is a worker goroutine: it runs waiting Read and Write
+// commands until none is left (see pipeline).
+func (c *Conn) runCommands() {
+	seq, args, ok, spawn := c.p.start()
+	for ok {
+		if spawn {
+			c.srv.wg.Go(c.runCommands)
+		}
 		reply := c.exec(args)
-		c.q.complete(seq, reply)
 		if c.closeAfter.Load() {
 			c.nc.SetReadDeadline(time.Now()) // wake the reader
 		}
-	})
+		seq, args, ok, spawn = c.p.finish(seq, reply)
+	}
 }
 
 func (c *Conn) exec(args [][]byte) []byte { return c.srv.handler.Exec(c.srv.ctx, c, args) }
 
 // reply writes a reply in order after the queued ones.
 func (c *Conn) reply(b []byte) {
-	if !c.q.appendDone(b) {
+	if !c.p.appendDone(b) {
 		c.w.Write(b)
 	}
 }
@@ -141,27 +152,27 @@ func (c *Conn) writeReplies() {
 	var batch [][]byte
 	for {
 		var ok bool
-		if batch, ok = c.q.take(batch[:0]); !ok {
+		if batch, ok = c.p.take(batch[:0]); !ok {
 			return
 		}
 		for _, b := range batch {
 			c.w.Write(b)
 		}
 		clear(batch)
-		if c.q.advanceIfReady(len(batch)) {
+		if c.p.advanceIfReady(len(batch)) {
 			continue
 		}
-		if !c.reading.Load() || c.q.busy() {
+		if !c.reading.Load() || c.p.busy() {
 			// More replies are likely moments away (the reader is still
 			// dispatching a pipeline, or commands run): let them come,
 			// so that one write carries them all.
 			runtime.Gosched()
-			if c.q.advanceIfReady(len(batch)) {
+			if c.p.advanceIfReady(len(batch)) {
 				continue
 			}
 		}
 		c.w.Flush()
-		c.q.advance(len(batch))
+		c.p.advance(len(batch))
 	}
 }
 
@@ -171,7 +182,7 @@ type flushingReader struct{ c *Conn }
 
 func (fr flushingReader) Read(p []byte) (int, error) {
 	c := fr.c
-	if c.q.empty() && c.w.Buffered() > 0 {
+	if c.p.empty() && c.w.Buffered() > 0 {
 		c.w.Flush()
 	}
 	c.reading.Store(true)

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"net"
 	"os/exec"
 	"runtime"
@@ -198,26 +200,113 @@ func TestHalfClose(t *testing.T) {
 }
 
 // TestConcurrentWrites: a slow Write does not hold up the Writes pipelined
-// behind it, but the Read after them waits for it, and the replies come in
-// command order.
+// behind it (slow or not), but the Read after them waits for them, and the
+// replies come in command order.
 func TestConcurrentWrites(t *testing.T) {
 	h := newTestHandler()
 	ts := startServer(t, h, Config{})
 	nc := dial(t, ts.addr())
-	send(t, nc, frame("SLOW")+frame("SET", "a", "1")+frame("SET", "b", "2")+frame("GET", "a")+frame("PING"))
+	send(t, nc, frame("SLOW")+frame("SLOW")+frame("SET", "a", "1")+frame("SET", "b", "2")+frame("GET", "a")+frame("PING"))
 	<-h.slowStarted
+	<-h.slowStarted // both SLOWs run at once
 	waitFor(t, "the SETs behind SLOW ran", func() bool { return h.has("a") && h.has("b") })
 	if n := h.gets.Load(); n != 0 {
 		t.Errorf("%d GETs ran while SLOW was running", n)
 	}
 	close(h.release)
-	expect(t, nc, "+OK\r\n+OK\r\n+OK\r\n$1\r\n1\r\n+PONG\r\n")
+	expect(t, nc, "+OK\r\n+OK\r\n+OK\r\n+OK\r\n$1\r\n1\r\n+PONG\r\n")
 	if n := h.readDuringWrite.Load(); n != 0 {
 		t.Errorf("%d GETs ran while SLOW was running", n)
 	}
 	if n := h.serialDuringRun.Load(); n != 0 {
 		t.Errorf("%d PINGs ran while SLOW was running", n)
 	}
+}
+
+// TestRandomPipelinesMatchModel sends random pipelines of GET (Read), SET
+// and DEL (Write) and PING (Serial), cut into random pieces, and compares
+// the replies with those of a sequential model. Consecutive writes use
+// distinct keys: the order of concurrent writes to one key is the
+// handler's business.
+func TestRandomPipelinesMatchModel(t *testing.T) {
+	ts := startServer(t, newTestHandler(), Config{})
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 20 {
+		req, want := randomPipeline(rng, round, 500)
+		var pieces [][]byte
+		for len(req) > 0 {
+			n := min(len(req), 1+rng.IntN(300))
+			pieces, req = append(pieces, req[:n]), req[n:]
+		}
+		nc := dial(t, ts.addr())
+		sent := make(chan error, 1)
+		go func() { // while the test reads, lest both sides block on full buffers
+			for _, p := range pieces {
+				if _, err := nc.Write(p); err != nil {
+					sent <- err
+					return
+				}
+			}
+			sent <- nil
+		}()
+		got := make([]byte, len(want))
+		if _, err := io.ReadFull(nc, got); err != nil || string(got) != want {
+			t.Fatalf("round %d: replies differ from the model (%v):\n got %q\nwant %q", round, err, got, want)
+		}
+		if err := <-sent; err != nil {
+			t.Fatal(err)
+		}
+		nc.Close()
+	}
+}
+
+// randomPipeline returns n random commands and the replies a sequential
+// store gives them; round keeps keys apart from other rounds.
+func randomPipeline(rng *rand.Rand, round, n int) (req []byte, replies string) {
+	model := make(map[string]string)
+	var want strings.Builder
+	written := make(map[string]bool) // keys written by the current run of writes
+	for i := range n {
+		key := fmt.Sprintf("r%d:k%d", round, rng.IntN(8))
+		op := rng.IntN(10)
+		if op < 6 && written[key] {
+			op = 6 // a second write of key in the run: read instead
+		}
+		switch {
+		case op < 4:
+			val := fmt.Sprint(i)
+			req = append(req, frame("SET", key, val)...)
+			model[key] = val
+			want.WriteString("+OK\r\n")
+			written[key] = true
+		case op < 6:
+			req = append(req, frame("DEL", key)...)
+			_, ok := model[key]
+			delete(model, key)
+			want.Write(AppendInt(nil, int64(btoi(ok))))
+			written[key] = true
+		case op < 9:
+			req = append(req, frame("GET", key)...)
+			if v, ok := model[key]; ok {
+				want.Write(AppendBulkString(nil, v))
+			} else {
+				want.Write(AppendNull(nil))
+			}
+			clear(written)
+		default:
+			req = append(req, "PING\r\n"...)
+			want.WriteString("+PONG\r\n")
+			clear(written)
+		}
+	}
+	return req, want.String()
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // TestRepliesBeforeSlowCommandAreFlushed: the replies written before a slow
