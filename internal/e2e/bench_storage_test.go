@@ -164,16 +164,16 @@ func BenchmarkStorageRecovery(b *testing.B) {
 // fill writes keys key:0..n-1 with 100-byte values, pipelined, showing
 // progress.
 func fill(tb testing.TB, addr string, n int) {
-	c := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 8})
+	const conns, batch = 4, 100 // 400 writes in flight: a heavy load, not an overload
+	c := redis.NewClient(&redis.Options{Addr: addr, PoolSize: conns})
 	defer c.Close()
 	value := strings.Repeat("x", 100)
-	const batch = 1000
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	done := 0
 	start := time.Now()
 	work := make(chan int)
-	for range 8 {
+	for range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
