@@ -41,8 +41,13 @@ func TestPlanetDev(t *testing.T) {
 		Name, State string
 		PID         int
 	}
-	if err := json.Unmarshal([]byte(ctl("ps", "--json")), &procs); err != nil || len(procs) != 3 {
-		t.Fatalf("ps --json: %v %+v", err, procs)
+	if err := json.Unmarshal([]byte(ctl("ps", "--json")), &procs); err != nil || len(procs) != 12 {
+		t.Fatalf("ps --json: %v %+v; want discovery and three storage replicas per region", err, procs)
+	}
+	for _, p := range []string{"10600", "10601", "10602"} {
+		pt.WaitFor(t, 20*time.Second, "sfo's storage "+p+" to see its two peers", func() bool {
+			return pt.Peers(ips[0]+":"+p) == 2
+		})
 	}
 	ctl("kill", "ams", "discovery")
 	pt.WaitFor(t, 5*time.Second, "ams's discovery down", func() bool { return !pt.Healthy(addr(2)) })

@@ -7,9 +7,12 @@ import (
 	"io"
 )
 
-// bulkChunk is how far a bulk string's buffer may grow ahead of the data
-// received.
-const bulkChunk = 1 << 20
+// A bulk string's buffer grows ahead of the data received by at most
+// firstBulkChunk bytes until that much arrived, then by bulkChunk.
+const (
+	firstBulkChunk = 64 << 10
+	bulkChunk      = 1 << 20
+)
 
 // keepSpans is the largest scratch span list a Parser keeps between
 // commands.
@@ -197,15 +200,15 @@ func (p *Parser) readFrame() ([][]byte, error) {
 // readBulk appends n bytes of bulk data to dst and consumes the \r\n after
 // them, growing dst by at most bulkChunk beyond what has arrived.
 func (p *Parser) readBulk(dst []byte, n int) ([]byte, error) {
-	for need := n + 2; need > 0; {
-		chunk := min(need, bulkChunk)
-		dst = grow(dst, chunk, need)
-		got, err := io.ReadFull(p.r, dst[len(dst):len(dst)+chunk])
+	for need, ahead := n+2, firstBulkChunk; need > 0; ahead = bulkChunk {
+		step := min(need, ahead)
+		dst = grow(dst, step, need)
+		got, err := io.ReadFull(p.r, dst[len(dst):len(dst)+step])
 		dst = dst[:len(dst)+got]
 		if err != nil {
 			return dst, unexpected(err)
 		}
-		need -= chunk
+		need -= step
 	}
 	if !bytes.HasSuffix(dst, crlf) {
 		return dst, errBulkCRLF()
