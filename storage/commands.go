@@ -16,7 +16,9 @@ import (
 type handler Server
 
 // command describes one RESP command: arity as Redis reports it (negative:
-// at least that many), its ordering class and what runs it.
+// at least that many), its ordering class and what runs it. Commands that
+// only read this replica and never block are Serial: a pipeline of them runs
+// inline on the connection's goroutine, cheaper than one goroutine each.
 type command struct {
 	name  string
 	arity int
@@ -35,15 +37,15 @@ func init() {
 		{"get", 2, resp.Read, (*Server).cmdGet},
 		{"mget", -2, resp.Read, (*Server).cmdMGet},
 		{"exists", -2, resp.Read, (*Server).cmdExists},
-		{"vget", 2, resp.Read, (*Server).cmdVGet},
-		{"scan", -2, resp.Read, (*Server).cmdScan},
-		{"dbsize", 1, resp.Read, (*Server).cmdDBSize},
+		{"vget", 2, resp.Serial, (*Server).cmdVGet},
+		{"scan", -2, resp.Serial, (*Server).cmdScan},
+		{"dbsize", 1, resp.Serial, (*Server).cmdDBSize},
 		{"set", 3, resp.Write, (*Server).cmdSet},
 		{"del", -2, resp.Write, (*Server).cmdDel},
 		{"repl.put", 4, resp.Write, (*Server).cmdReplPut},
 		{"repl.del", 3, resp.Write, (*Server).cmdReplDel},
-		{"repl.digest", 1, resp.Read, (*Server).cmdReplDigest},
-		{"repl.bucket", 2, resp.Read, (*Server).cmdReplBucket},
+		{"repl.digest", 1, resp.Serial, (*Server).cmdReplDigest},
+		{"repl.bucket", 2, resp.Serial, (*Server).cmdReplBucket},
 		{"peers", 1, resp.Serial, (*Server).cmdPeers},
 		{"ping", -1, resp.Serial, (*Server).cmdPing},
 		{"echo", 2, resp.Serial, (*Server).cmdEcho},

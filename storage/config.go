@@ -63,6 +63,9 @@ type Config struct {
 	// clock are refused, so one bad clock cannot drag every replica's
 	// clock into the future. Default 1m.
 	MaxClockSkew time.Duration
+	// PeerConns is the number of persistent, pipelined connections to
+	// each peer replica. Default 4.
+	PeerConns int
 	// Engine settings; Engine.Dir is derived from DataDir and Port.
 	Engine EngineConfig
 	// Now is the clock; nil is time.Now.
@@ -107,6 +110,9 @@ func (c *Config) fillDefaults() {
 	}
 	if c.HintWindow == 0 {
 		c.HintWindow = 3 * time.Hour
+	}
+	if c.PeerConns == 0 {
+		c.PeerConns = 4
 	}
 	if c.MaxClockSkew == 0 {
 		c.MaxClockSkew = time.Minute

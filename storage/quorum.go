@@ -71,7 +71,7 @@ func (s *Server) write(ctx context.Context, m Mutation) (wasLive bool, err error
 	local := s.eng.ApplyAsync(m)
 	args := replArgs(m)
 	for _, p := range peers {
-		go func() { results <- s.replicate(p, m.Key, args) }()
+		s.replicate(p, m.Key, args, func(r ackResult) { results <- r })
 	}
 	timeout := time.NewTimer(s.cfg.QuorumTimeout)
 	defer timeout.Stop()
@@ -109,23 +109,26 @@ func replArgs(m Mutation) [][]byte {
 	return [][]byte{[]byte("REPL.PUT"), m.Key, m.Value, v}
 }
 
-// replicate sends one replication command to a peer; on failure it leaves
-// a hint so that the peer gets the key when it is back.
-// The peer client's I/O timeout (QuorumTimeout) bounds the call; a context
-// deadline per call would cost a timer each.
-func (s *Server) replicate(p *peer.Client, key []byte, args [][]byte) ackResult {
+// replicate sends one replication command to a peer and calls done with
+// the outcome (from the peer client's goroutine: done must not block). On
+// failure it leaves a hint, so that the peer gets the key when it is back.
+// The peer client's I/O timeout (QuorumTimeout) bounds the call.
+func (s *Server) replicate(p *peer.Client, key []byte, args [][]byte, done func(ackResult)) {
 	start := time.Now()
-	reply, err := p.Do(context.Background(), args...)
-	if err != nil {
-		s.hints.add(p.Addr(), key)
-		var re *peer.ReplyError
-		if errors.As(err, &re) {
-			s.log.Warn("storage: replica refused a write", "peer", p.Addr(), "err", err)
+	isDel := string(args[0]) == "REPL.DEL"
+	p.Go(func(reply peer.Reply, err error) {
+		if err != nil {
+			s.hints.add(p.Addr(), key)
+			var re *peer.ReplyError
+			if errors.As(err, &re) {
+				s.log.Warn("storage: replica refused a write", "peer", p.Addr(), "err", err)
+			}
+			done(ackResult{})
+			return
 		}
-		return ackResult{}
-	}
-	s.metrics.replication.Observe(time.Since(start).Seconds())
-	return ackResult{ok: true, wasLive: reply.Kind == peer.KindInt && reply.Int == 1 && string(args[0]) == "REPL.DEL"}
+		s.metrics.replication.Observe(time.Since(start).Seconds())
+		done(ackResult{ok: true, wasLive: isDel && reply.Kind == peer.KindInt && reply.Int == 1})
+	}, args...)
 }
 
 // readResult is one replica's answer to a read.
@@ -280,7 +283,6 @@ func (s *Server) repair(key []byte, newest readResult, answers []readResult) {
 			go s.eng.Apply(context.Background(), m)
 			continue
 		}
-		args := replArgs(m)
-		go s.replicate(a.peer, key, args)
+		s.replicate(a.peer, key, replArgs(m), func(ackResult) {})
 	}
 }

@@ -88,7 +88,7 @@ func New(cfg Config) (*Server, error) {
 		cleanup()
 		return nil, fmt.Errorf("storage: %w", err)
 	}
-	s.pool = peer.NewPool(peer.Config{IOTimeout: cfg.QuorumTimeout})
+	s.pool = peer.NewPool(peer.Config{Conns: cfg.PeerConns, IOTimeout: cfg.QuorumTimeout})
 	s.peers = newPeerSet(s.addr)
 	s.hints = newHints(s.eng, cfg.Now)
 	return s, nil

@@ -328,7 +328,9 @@ func TestStorageCrashUnderLoad(t *testing.T) {
 		replicas int
 		env      []string
 	}{
-		{"single replica W=1", 1, []string{"QUORUM_W=1", "QUORUM_R=1"}},
+		// A small compaction threshold: kills land during WAL rotations
+		// and snapshot writes too.
+		{"single replica W=1 compacting", 1, []string{"QUORUM_W=1", "QUORUM_R=1", "STORAGE_COMPACT_BYTES=32768"}},
 		{"three replicas W=2", 3, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,6 +11,19 @@ import (
 type request struct {
 	args [][]byte
 	done chan result
+	cb   func(Reply, error) // set by Go: called instead of sending on done
+}
+
+// deliver hands r its result: to the callback of Go, or to the caller of Do.
+func (c *Client) deliver(r *request, res result) {
+	if r.cb == nil {
+		r.done <- res
+		return
+	}
+	cb := r.cb
+	r.cb = nil
+	c.putRequest(r)
+	cb(res.reply, res.err)
 }
 
 type result struct {
@@ -70,7 +83,7 @@ func (c *Client) run(p *pipeline) {
 	g, err := c.acquire()
 	if err != nil {
 		for _, r := range p.batch {
-			r.done <- result{err: err}
+			c.deliver(r, result{err: err})
 		}
 		return
 	}
@@ -81,7 +94,7 @@ func (c *Client) run(p *pipeline) {
 	// already sees it.
 	c.release(g, failure)
 	for i, r := range p.batch {
-		r.done <- p.results[i]
+		c.deliver(r, p.results[i])
 	}
 }
 

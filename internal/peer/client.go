@@ -20,8 +20,11 @@ type Client struct {
 	ctx     context.Context // for go-redis; cancelled by Close
 	cancel  context.CancelFunc
 	closing chan struct{} // closed by Close
-	once    sync.Once
-	workers sync.WaitGroup
+
+	sendMu     sync.RWMutex // held (read) by Go while it queues; Close takes it to stop Go
+	sendClosed bool         // guarded by sendMu
+	once       sync.Once
+	workers    sync.WaitGroup
 
 	pipelines atomic.Int64 // pipelines sent, for tests and benchmarks
 	commands  atomic.Int64 // commands sent in them
@@ -113,6 +116,31 @@ func (c *Client) Do(ctx context.Context, args ...[]byte) (Reply, error) {
 	}
 }
 
+// Go queues a command like Do, without a deadline of the caller's (the
+// I/O timeout bounds it), and calls done with the outcome instead of
+// returning it: from the client's worker goroutine once the reply is in, or
+// at once if the client is unavailable or closed. done must not block. It
+// saves the caller a goroutine per command when it fans out to peers.
+func (c *Client) Go(done func(Reply, error), args ...[]byte) {
+	if len(args) == 0 {
+		done(Reply{}, errEmptyCommand)
+		return
+	}
+	if err := c.admit(); err != nil {
+		done(Reply{}, err)
+		return
+	}
+	c.sendMu.RLock()
+	defer c.sendMu.RUnlock()
+	if c.sendClosed {
+		done(Reply{}, unavailable(errClosed))
+		return
+	}
+	r := c.reqs.Get().(*request)
+	r.args, r.cb = args, done
+	c.queue <- r // Close waits for sendMu, and workers drain the queue until then
+}
+
 func (c *Client) putRequest(r *request) {
 	r.args = nil
 	c.reqs.Put(r)
@@ -154,12 +182,26 @@ func (c *Client) Close() error {
 		c.cur = nil
 		c.mu.Unlock()
 
+		c.sendMu.Lock()
+		c.sendClosed = true
+		c.sendMu.Unlock()
 		close(c.closing)
 		c.cancel()
 		for g := range live {
 			g.rdb.Close() // breaks pipelines in flight
 		}
 		c.workers.Wait()
+		// Requests queued by Go that no worker took: their callbacks
+		// still get an answer.
+		for {
+			select {
+			case r := <-c.queue:
+				c.deliver(r, result{err: unavailable(errClosed)})
+				continue
+			default:
+			}
+			break
+		}
 	})
 	return nil
 }

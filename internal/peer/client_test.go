@@ -210,3 +210,33 @@ func TestEmptyCommand(t *testing.T) {
 		t.Fatal("Do() with no arguments succeeded")
 	}
 }
+
+func TestGoCallsBack(t *testing.T) {
+	checkGoroutines(t)
+	srv := startRedis(t)
+	c := New(srv.addr, Config{})
+	const n = 500
+	replies := make(chan error, n)
+	for i := range n {
+		c.Go(func(r Reply, err error) {
+			if err == nil && (r.Kind != KindStatus || string(r.Str) != "OK") {
+				err = fmt.Errorf("reply %+v", r)
+			}
+			replies <- err
+		}, []byte("SET"), []byte(fmt.Sprint("k", i)), []byte("v"))
+	}
+	for range n {
+		if err := <-replies; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := c.pipelines.Load(); p >= n {
+		t.Fatalf("%d pipelines for %d commands: Go does not pipeline", p, n)
+	}
+	c.Close()
+	// After Close the callback still runs, with ErrUnavailable.
+	c.Go(func(_ Reply, err error) { replies <- err }, []byte("PING"))
+	if err := <-replies; !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Go after Close: %v", err)
+	}
+}

@@ -71,7 +71,7 @@ type redisServer struct {
 func startRedis(tb testing.TB) *redisServer {
 	tb.Helper()
 	if _, err := os.Stat(redisServerPath); err != nil {
-		tb.Skipf("skipping: needs redis-server at %s: %v", redisServerPath, err)
+		tb.Fatalf("needs redis-server at %s (make deps installs it as root: apt-get install redis-server): %v", redisServerPath, err)
 	}
 	s := &redisServer{tb: tb, addr: freeAddr(tb)}
 	s.start()

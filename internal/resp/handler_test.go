@@ -15,8 +15,8 @@ import (
 	"planet/internal/planettest"
 )
 
-// testHandler is an in-memory key-value store: GET (Read), SET, DEL and
-// SLOW (Write), PING, ECHO and QUIT (Serial). SLOW blocks until release is
+// testHandler is an in-memory key-value store: GET (Read), SET, DEL, SLOW
+// and BYE (Write), PING, ECHO and QUIT (Serial). SLOW blocks until release is
 // closed or the server shuts down. It records ordering violations.
 type testHandler struct {
 	mu   sync.Mutex
@@ -46,7 +46,7 @@ func (h *testHandler) Class(args [][]byte) Class {
 	switch strings.ToUpper(string(args[0])) {
 	case "GET":
 		return Read
-	case "SET", "DEL", "SLOW":
+	case "SET", "DEL", "SLOW", "BYE":
 		return Write
 	}
 	return Serial
@@ -69,7 +69,7 @@ func (h *testHandler) Exec(ctx context.Context, c *Conn, args [][]byte) []byte {
 		return AppendSimple(nil, "PONG")
 	case "ECHO":
 		return AppendBulk(nil, args[1])
-	case "QUIT":
+	case "QUIT", "BYE": // BYE is QUIT as a Write, run concurrently
 		c.CloseAfterReply()
 		return AppendOK(nil)
 	case "GET":

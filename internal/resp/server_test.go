@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -179,6 +180,73 @@ func TestQuit(t *testing.T) {
 	send(t, nc, "PING\r\nQUIT\r\nSET after quit\r\n")
 	expect(t, nc, "+PONG\r\n+OK\r\n")
 	expectClosed(t, nc)
+}
+
+// TestCloseAfterReplyConcurrent: a Write command that calls
+// CloseAfterReply closes the connection although the client sends nothing
+// more (the reader is woken), after the replies of the commands before it.
+func TestCloseAfterReplyConcurrent(t *testing.T) {
+	ts := startServer(t, newTestHandler(), Config{})
+	nc := dial(t, ts.addr())
+	send(t, nc, frame("SET", "a", "1")+frame("BYE"))
+	expect(t, nc, "+OK\r\n+OK\r\n")
+	expectClosed(t, nc)
+}
+
+// TestDeepPipeline: a pipeline far deeper than the commands a connection
+// keeps in flight.
+func TestDeepPipeline(t *testing.T) {
+	ts := startServer(t, newTestHandler(), Config{})
+	nc := dial(t, ts.addr())
+	var req, want []byte
+	for i := range 20000 {
+		key := fmt.Sprint("deep", i%100)
+		req = append(req, frame("SET", key, "v")...)
+		req = append(req, frame("GET", key)...)
+		want = append(want, "+OK\r\n$1\r\nv\r\n"...)
+	}
+	sent := make(chan error, 1)
+	go func() {
+		_, err := nc.Write(req)
+		sent <- err
+	}()
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(nc, got); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("replies differ (%v)", err)
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGoRedisParallel: many goroutines share a go-redis pool.
+func TestGoRedisParallel(t *testing.T) {
+	ts := startServer(t, newTestHandler(), Config{})
+	rdb := redis.NewClient(&redis.Options{Addr: ts.addr(), PoolSize: 8})
+	t.Cleanup(func() { rdb.Close() })
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for g := range 20 {
+		wg.Go(func() {
+			for i := range 100 {
+				key, val := fmt.Sprint("par", g, ":", i), fmt.Sprint(i)
+				if err := rdb.Set(ctx, key, val, 0).Err(); err != nil {
+					errs <- err
+					return
+				}
+				if got, err := rdb.Get(ctx, key).Result(); got != val || err != nil {
+					errs <- fmt.Errorf("GET %s = %q, %v; want %q", key, got, err, val)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }
 
 // TestHalfClose: a client that sends its commands and shuts down its
