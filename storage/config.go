@@ -64,7 +64,7 @@ type Config struct {
 	// clock into the future. Default 1m.
 	MaxClockSkew time.Duration
 	// PeerConns is the number of persistent, pipelined connections to
-	// each peer replica. Default 4.
+	// each peer replica. Default 2.
 	PeerConns int
 	// Engine settings; Engine.Dir is derived from DataDir and Port.
 	Engine EngineConfig
@@ -112,7 +112,7 @@ func (c *Config) fillDefaults() {
 		c.HintWindow = 3 * time.Hour
 	}
 	if c.PeerConns == 0 {
-		c.PeerConns = 4
+		c.PeerConns = 2
 	}
 	if c.MaxClockSkew == 0 {
 		c.MaxClockSkew = time.Minute

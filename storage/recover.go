@@ -69,6 +69,13 @@ func (e *Engine) recover() error {
 		if s.Gen == from.gen {
 			offset = from.offset
 		}
+		if offset > s.Size {
+			// The state database was written ahead of an fsync that a
+			// machine crash then lost: continue from what the log holds.
+			e.log.Warn("storage: applied point is past the end of the WAL; continuing from its end",
+				"path", s.Path, "applied", offset, "size", s.Size)
+			offset = s.Size
+		}
 		if err := r.replay(s, offset, true); err != nil {
 			return err
 		}

@@ -43,7 +43,7 @@ func storageCommand() *cli.Command {
 					&cli.StringFlag{Name: "compact-bytes", Value: strconv.Itoa(64 << 20), EnvVars: []string{"STORAGE_COMPACT_BYTES"}, Usage: "WAL size that starts a new generation with a snapshot"},
 					&cli.StringFlag{Name: "tombstone-grace", Value: "240h", EnvVars: []string{"STORAGE_TOMBSTONE_GRACE"}, Usage: "how long tombstones are kept"},
 					&cli.StringFlag{Name: "quorum-timeout", Value: "2s", EnvVars: []string{"STORAGE_QUORUM_TIMEOUT"}, Usage: "bound of a quorum write or read"},
-					&cli.StringFlag{Name: "peer-conns", Value: "4", EnvVars: []string{"STORAGE_PEER_CONNS"}, Usage: "pipelined connections to each peer replica"},
+					&cli.StringFlag{Name: "peer-conns", Value: "2", EnvVars: []string{"STORAGE_PEER_CONNS"}, Usage: "pipelined connections to each peer replica"},
 					&cli.StringFlag{Name: "anti-entropy-interval", Value: "10s", EnvVars: []string{"STORAGE_ANTI_ENTROPY_INTERVAL"}, Usage: "digest comparison period with each peer"},
 				},
 				Action: storageServe,

@@ -2,6 +2,7 @@ package peer
 
 import (
 	"context"
+	"runtime"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -44,6 +45,10 @@ func (c *Client) work() {
 		case r := <-c.queue:
 			p.batch = append(p.batch, r)
 		}
+		// Let the goroutines that are about to send a command do so:
+		// under load the pipeline then carries many commands for one
+		// write and one read, instead of one each.
+		runtime.Gosched()
 	drain:
 		for len(p.batch) < c.cfg.MaxBatch {
 			select {
