@@ -78,7 +78,8 @@ func (s *Server) antiEntropy(ctx context.Context) error {
 			return nil
 		case <-time.After(s.cfg.AntiEntropyInterval + jitter):
 		}
-		for _, p := range s.clients() {
+		peers, _ := s.clients()
+		for _, p := range peers {
 			if !p.Available() {
 				continue
 			}

@@ -38,6 +38,7 @@ func init() {
 		{"mget", -2, resp.Read, (*Server).cmdMGet},
 		{"exists", -2, resp.Read, (*Server).cmdExists},
 		{"vget", 2, resp.Serial, (*Server).cmdVGet},
+		{"vver", 2, resp.Serial, (*Server).cmdVVer},
 		{"scan", -2, resp.Serial, (*Server).cmdScan},
 		{"dbsize", 1, resp.Serial, (*Server).cmdDBSize},
 		{"set", 3, resp.Write, (*Server).cmdSet},
@@ -266,6 +267,19 @@ func (s *Server) cmdVGet(_ context.Context, _ *resp.Conn, args [][]byte) []byte 
 		b = resp.AppendBulk(b, ent.Value)
 	}
 	return resp.AppendBulk(b, ent.Version.AppendText(nil))
+}
+
+// cmdVVer: the version of the local replica's entry of a key (value or
+// tombstone), or null if it holds none: the digest read of a quorum GET.
+func (s *Server) cmdVVer(_ context.Context, _ *resp.Conn, args [][]byte) []byte {
+	ent, err := s.eng.Get(args[1])
+	if errors.Is(err, ErrNotFound) {
+		return resp.AppendNull(nil)
+	}
+	if err != nil {
+		return errReply(err)
+	}
+	return resp.AppendBulk(nil, ent.Version.AppendText(nil))
 }
 
 // parseReplVersion validates a replicated version: well-formed, of a known

@@ -13,10 +13,11 @@ import (
 // peerSet is the region's other replicas, from list_local("storage"). The
 // last known set stays in use while discovery is unreachable.
 type peerSet struct {
-	self string
-	mu   sync.RWMutex
-	list []string // guarded by mu; sorted, without self
-	next atomic.Uint64
+	self    string
+	mu      sync.RWMutex
+	list    []string // guarded by mu; sorted, without self
+	next    atomic.Uint64
+	clients atomic.Pointer[[]*peer.Client] // a client per peer, in list order
 }
 
 func newPeerSet(self string) *peerSet { return &peerSet{self: self} }
@@ -45,16 +46,8 @@ func (p *peerSet) set(addrs []string) bool {
 	return true
 }
 
-// rotation returns the peers starting at a rotating position, so that reads
-// spread over the replicas.
-func (p *peerSet) rotation() []string {
-	list := p.addrs()
-	if len(list) < 2 {
-		return list
-	}
-	i := int(p.next.Add(1) % uint64(len(list)))
-	return append(append(make([]string, 0, len(list)), list[i:]...), list[:i]...)
-}
+// start returns a rotating position, so that reads spread over the peers.
+func (p *peerSet) start() int { return int(p.next.Add(1) % (1 << 30)) }
 
 // refreshPeers re-reads the region's replicas from discovery every
 // PeerRefresh.
@@ -86,16 +79,21 @@ func (s *Server) refreshPeersOnce(ctx context.Context) {
 	if s.peers.set(addrs) {
 		list := s.peers.addrs()
 		s.pool.Retain(list)
+		clients := make([]*peer.Client, len(list))
+		for i, a := range list {
+			clients[i] = s.pool.Get(a)
+		}
+		s.peers.clients.Store(&clients)
 		s.log.Info("storage: replicas changed", "peers", list)
 	}
 }
 
-// clients returns a client per peer, in rotation order.
-func (s *Server) clients() []*peer.Client {
-	addrs := s.peers.rotation()
-	cs := make([]*peer.Client, len(addrs))
-	for i, a := range addrs {
-		cs[i] = s.pool.Get(a)
+// clients returns a client per peer (shared: do not modify) and a rotating
+// start position in it.
+func (s *Server) clients() ([]*peer.Client, int) {
+	p := s.peers.clients.Load()
+	if p == nil {
+		return nil, 0
 	}
-	return cs
+	return *p, s.peers.start()
 }

@@ -61,7 +61,7 @@ type ackResult struct {
 // in parallel; it returns once W have made it durable, or with a
 // *QuorumError once that cannot happen. Peers that fail get a hint.
 func (s *Server) write(ctx context.Context, m Mutation) (wasLive bool, err error) {
-	peers := s.clients()
+	peers, _ := s.clients()
 	t := tally{need: s.cfg.W, total: 1 + len(peers)}
 	if t.total < t.need {
 		s.metrics.quorumFailures.Inc("write")
@@ -133,10 +133,11 @@ func (s *Server) replicate(p *peer.Client, key []byte, args [][]byte, done func(
 
 // readResult is one replica's answer to a read.
 type readResult struct {
-	peer  *peer.Client // nil: the local engine
-	entry Entry
-	found bool
-	ok    bool
+	peer        *peer.Client // nil: the local engine
+	entry       Entry
+	found       bool
+	ok          bool
+	versionOnly bool // entry holds the version only (VVER)
 }
 
 // read coordinates a quorum read of key: the local engine and R-1 peers
@@ -151,7 +152,7 @@ func (s *Server) read(ctx context.Context, key []byte) (Entry, bool, error) {
 		}
 		return local, localRes.found, nil
 	}
-	peers := s.clients()
+	peers, start := s.clients()
 	t := tally{need: s.cfg.R, total: 1 + len(peers)}
 	answers := make([]readResult, 0, s.cfg.R)
 	t.add(localRes.ok)
@@ -162,12 +163,27 @@ func (s *Server) read(ctx context.Context, key []byte) (Entry, bool, error) {
 		s.metrics.quorumFailures.Inc("read")
 		return Entry{}, false, &QuorumError{Op: "read", Acks: t.acks, Need: t.need, Known: t.total}
 	}
-	answers = s.askPeers(ctx, key, peers, &t, answers) // bounded by the peers' I/O timeout
+	// With the local entry in hand, peers are asked for their version only
+	// (a digest read, as Cassandra does): the value crosses the network
+	// only when a peer holds a newer one.
+	fetch := s.fetch
+	if localRes.ok {
+		fetch = s.fetchVersion
+	}
+	answers = s.askPeers(ctx, key, peers, start, &t, answers, fetch) // bounded by the peers' I/O timeout
 	if !t.reached() {
 		s.metrics.quorumFailures.Inc("read")
 		return Entry{}, false, &QuorumError{Op: "read", Acks: t.acks, Need: t.need, Known: t.total}
 	}
 	newest := newestOf(answers)
+	if newest.versionOnly {
+		full := s.fetch(ctx, newest.peer, key)
+		if !full.ok || !full.found || newest.entry.Version.Newer(full.entry.Version) {
+			s.metrics.quorumFailures.Inc("read")
+			return Entry{}, false, &QuorumError{Op: "read", Acks: t.acks - 1, Need: t.need, Known: t.total}
+		}
+		newest = full
+	}
 	s.repair(key, newest, answers)
 	if newest.found {
 		s.clock.Observe(newest.entry.Version)
@@ -179,11 +195,13 @@ func (s *Server) read(ctx context.Context, key []byte) (Entry, bool, error) {
 // was asked: one peer at a time when one answer is missing (R=2, the
 // common case), otherwise the missing number in parallel, asking another
 // peer for each that fails.
-func (s *Server) askPeers(ctx context.Context, key []byte, peers []*peer.Client, t *tally, answers []readResult) []readResult {
+func (s *Server) askPeers(ctx context.Context, key []byte, peers []*peer.Client, start int, t *tally, answers []readResult,
+	fetch func(context.Context, *peer.Client, []byte) readResult) []readResult {
+	at := func(i int) *peer.Client { return peers[(start+i)%len(peers)] }
 	next := 0
 	if t.need-t.acks == 1 {
 		for next < len(peers) && !t.reached() {
-			r := s.fetch(ctx, peers[next], key)
+			r := fetch(ctx, at(next), key)
 			next++
 			t.add(r.ok)
 			if r.ok {
@@ -195,10 +213,10 @@ func (s *Server) askPeers(ctx context.Context, key []byte, peers []*peer.Client,
 	results := make(chan readResult, len(peers))
 	pending := 0
 	launch := func() {
-		p := peers[next]
+		p := at(next)
 		next++
 		pending++
-		go func() { results <- s.fetch(ctx, p, key) }()
+		go func() { results <- fetch(ctx, p, key) }()
 	}
 	for pending < t.need-t.acks && next < len(peers) {
 		launch()
@@ -240,6 +258,25 @@ func (s *Server) fetch(ctx context.Context, p *peer.Client, key []byte) readResu
 		return readResult{peer: p}
 	}
 	return readResult{peer: p, entry: e, found: found, ok: true}
+}
+
+// fetchVersion reads the version of key's entry from a peer with VVER.
+func (s *Server) fetchVersion(ctx context.Context, p *peer.Client, key []byte) readResult {
+	reply, err := p.Do(ctx, []byte("VVER"), key)
+	if err != nil {
+		return readResult{peer: p}
+	}
+	switch reply.Kind {
+	case peer.KindNil:
+		return readResult{peer: p, ok: true}
+	case peer.KindBulk:
+		v, err := hlc.ParseVersion(reply.Str)
+		if err == nil {
+			return readResult{peer: p, entry: Entry{Version: v}, found: true, ok: true, versionOnly: true}
+		}
+	}
+	s.log.Warn("storage: bad VVER reply", "peer", p.Addr())
+	return readResult{peer: p}
 }
 
 // parseVGET decodes a VGET reply: null, or [value or null, version].

@@ -97,12 +97,27 @@ func BenchmarkStorageVsRedis(b *testing.B) {
 				b.ReportMetric(ratio, op+"-"+strings.Fields(name)[0]+"-ratio")
 			}
 		}
+		// For reading the ratios: the same engine and RESP server as one
+		// replica that replicates nothing (W=1, R=1), against the same
+		// reference. The region above runs three of them on the same two
+		// cores, each fsyncing every write.
+		solo := single(b)
+		ours, theirs := redisBenchmark(b, solo), redisBenchmark(b, ref)
+		for _, op := range []string{"SET", "GET"} {
+			fmt.Printf("%-22s %12s %12s %7.2f  (information)\n", op+" one replica W=1", thousands(ours[op]), thousands(theirs[op]), ours[op]/theirs[op])
+		}
 		p := setLatency(b, rs[0].Addr(), 50, 20000)
 		fmt.Printf("SET latency, Go load generator (go-redis, 50 clients, 20,000 SETs of 256 B): p50 %s p90 %s p99 %s max %s\n",
 			ms(p.p50), ms(p.p90), ms(p.p99), ms(p.max))
 		b.ReportMetric(msFloat(p.p50), "set-p50-ms")
 		b.ReportMetric(msFloat(p.p99), "set-p99-ms")
 	}
+}
+
+// single starts one storage replica with W=1, R=1 in a region of its own.
+func single(tb testing.TB) string {
+	_, rs := storageRegion(tb, 1, "QUORUM_W=1", "QUORUM_R=1", "LOG_LEVEL=warn")
+	return rs[0].Addr()
 }
 
 // setLatency times n SETs from clients concurrent go-redis clients.
