@@ -52,10 +52,12 @@
 // acknowledged OK once W replicas, the coordinator included, hold it
 // durably. Otherwise the client gets "-NOQUORUM write: a of W required
 // replicas acknowledged (n known)", never OK; as in Cassandra, replicas
-// that did apply the write keep it. A GET reads the local replica and R-1
-// peers (VGET), returns the highest version and repairs the replicas that
-// answered an older one (read repair). SCAN and DBSIZE answer from the
-// coordinator's replica alone.
+// that did apply the write keep it. A GET reads the local replica and asks
+// R-1 peers for their version only (VVER, a digest read as in Cassandra);
+// if a peer holds a newer version its entry is fetched (VGET). The highest
+// version is returned and the replicas that answered an older one are
+// repaired (read repair). SCAN and DBSIZE answer from the coordinator's
+// replica alone.
 //
 // REPL.PUT key value version and REPL.DEL key version apply iff the version
 // is newer than the replica's (idempotent) and are never re-replicated.
