@@ -147,24 +147,47 @@ func (s *Server) cmdGet(ctx context.Context, _ *resp.Conn, args [][]byte) []byte
 func (s *Server) readMany(ctx context.Context, keys [][]byte) ([]Entry, error) {
 	out := make([]Entry, len(keys))
 	errs := make([]error, len(keys))
-	var wg sync.WaitGroup
-	for i, k := range keys {
+	forEach(len(keys), func(i int) {
+		k := keys[i]
 		if len(k) > MaxKey {
 			errs[i] = fmt.Errorf("key too large: %d bytes, max %d", len(k), MaxKey)
-			continue
+			return
 		}
+		ent, found, err := s.read(ctx, k)
+		if !found {
+			ent.Deleted = true
+		}
+		out[i], errs[i] = ent, err
+	})
+	return out, errors.Join(errs...)
+}
+
+// maxKeyParallelism bounds the keys of one multi-key command (MGET, EXISTS,
+// DEL) that are read or written at once.
+const maxKeyParallelism = 64
+
+// forEach runs f(0..n-1), at most maxKeyParallelism at a time.
+func forEach(n int, f func(i int)) {
+	if n == 1 {
+		f(0)
+		return
+	}
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(n, maxKeyParallelism) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ent, found, err := s.read(ctx, k)
-			if !found {
-				ent.Deleted = true
+			for i := range next {
+				f(i)
 			}
-			out[i], errs[i] = ent, err
 		}()
 	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
 	wg.Wait()
-	return out, errors.Join(errs...)
 }
 
 func (s *Server) cmdMGet(ctx context.Context, _ *resp.Conn, args [][]byte) []byte {
@@ -228,16 +251,10 @@ func (s *Server) cmdDel(ctx context.Context, _ *resp.Conn, args [][]byte) []byte
 	}
 	deleted := make([]bool, len(keys))
 	errs := make([]error, len(keys))
-	var wg sync.WaitGroup
-	for i, k := range keys {
-		m := Mutation{Key: k, Version: s.clock.Now(), Origin: s.cfg.Region, Delete: true}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			deleted[i], errs[i] = s.write(ctx, m)
-		}()
-	}
-	wg.Wait()
+	forEach(len(keys), func(i int) {
+		m := Mutation{Key: keys[i], Version: s.clock.Now(), Origin: s.cfg.Region, Delete: true}
+		deleted[i], errs[i] = s.write(ctx, m)
+	})
 	if err := errors.Join(errs...); err != nil {
 		return errReply(firstError(err))
 	}
