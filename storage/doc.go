@@ -50,7 +50,8 @@
 // applied locally and sent as REPL.PUT/REPL.DEL to every peer in parallel
 // over persistent pipelined connections (internal/peer), and is
 // acknowledged OK once W replicas, the coordinator included, hold it
-// durably. Otherwise the client gets "-NOQUORUM write: a of W required
+// durably and the coordinator's own write is done (so that its SCAN and
+// DBSIZE, which are local, show what it acknowledged). Otherwise the client gets "-NOQUORUM write: a of W required
 // replicas acknowledged (n known)", never OK; as in Cassandra, replicas
 // that did apply the write keep it. A GET reads the local replica and asks
 // R-1 peers for their version only (VVER, a digest read as in Cassandra);

@@ -75,9 +75,11 @@ func (s *Server) write(ctx context.Context, m Mutation) (wasLive bool, err error
 	}
 	timeout := time.NewTimer(s.cfg.QuorumTimeout)
 	defer timeout.Stop()
-	// Until W acknowledged; a lost quorum still waits for every replica
-	// (within the timeout), so that the error says how many hold the write.
-	for !t.reached() && t.acks+t.failed < t.total {
+	// Until W acknowledged and the local write is done (so that SCAN and
+	// DBSIZE on this replica, which are local, show what it acknowledged);
+	// a lost quorum still waits for every replica (within the timeout), so
+	// that the error says how many hold the write.
+	for localDone := false; !(t.reached() && localDone) && t.acks+t.failed < t.total; {
 		var r ackResult
 		select {
 		case r = <-results:
@@ -85,6 +87,7 @@ func (s *Server) write(ctx context.Context, m Mutation) (wasLive bool, err error
 			if lr.Err != nil {
 				s.log.Warn("storage: local write failed", "err", lr.Err)
 			}
+			localDone = true
 			r = ackResult{ok: lr.Err == nil, wasLive: lr.WasLive}
 		case <-timeout.C:
 			t.failed = t.total - t.acks
