@@ -34,7 +34,7 @@ test: deps vet
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./internal/e2e/
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./discovery/
-	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./storage/...
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./storage/... ./internal/resp/ ./internal/peer/
 
 # Coverage-guided fuzzing of every parser, FUZZTIME each.
 fuzz:
