@@ -169,11 +169,7 @@ func (s *Server) read(ctx context.Context, key []byte) (Entry, bool, error) {
 	// With the local entry in hand, peers are asked for their version only
 	// (a digest read, as Cassandra does): the value crosses the network
 	// only when a peer holds a newer one.
-	fetch := s.fetch
-	if localRes.ok {
-		fetch = s.fetchVersion
-	}
-	answers = s.askPeers(ctx, key, peers, start, &t, answers, fetch) // bounded by the peers' I/O timeout
+	answers = s.askPeers(key, peers, start, &t, answers, localRes.ok) // bounded by the peers' I/O timeout
 	if !t.reached() {
 		s.metrics.quorumFailures.Inc("read")
 		return Entry{}, false, &QuorumError{Op: "read", Acks: t.acks, Need: t.need, Known: t.total}
@@ -194,44 +190,47 @@ func (s *Server) read(ctx context.Context, key []byte) (Entry, bool, error) {
 	return newest.entry, newest.found, nil
 }
 
-// askPeers reads key from peers until the tally is reached or every peer
-// was asked: one peer at a time when one answer is missing (R=2, the
-// common case), otherwise the missing number in parallel, asking another
-// peer for each that fails.
-func (s *Server) askPeers(ctx context.Context, key []byte, peers []*peer.Client, start int, t *tally, answers []readResult,
-	fetch func(context.Context, *peer.Client, []byte) readResult) []readResult {
-	at := func(i int) *peer.Client { return peers[(start+i)%len(peers)] }
-	next := 0
-	if t.need-t.acks == 1 {
-		for next < len(peers) && !t.reached() {
-			r := fetch(ctx, at(next), key)
-			next++
-			t.add(r.ok)
-			if r.ok {
-				answers = append(answers, r)
-			}
-		}
-		return answers
-	}
+// speculativeRead is how long a read waits for a peer before it also asks
+// the next one (Cassandra's speculative retry): a peer that hangs, or is
+// partitioned, does not hold up reads until the I/O timeout.
+const speculativeRead = 20 * time.Millisecond
+
+// askPeers asks peers (from position start, in turn) until the tally is
+// reached or every peer was asked: the missing number at once, one more for
+// each that fails, and one more whenever speculativeRead passes without an
+// answer.
+func (s *Server) askPeers(key []byte, peers []*peer.Client, start int, t *tally, answers []readResult, versionOnly bool) []readResult {
 	results := make(chan readResult, len(peers))
-	pending := 0
+	next, pending := 0, 0
 	launch := func() {
-		p := at(next)
+		p := peers[(start+next)%len(peers)]
 		next++
 		pending++
-		go func() { results <- fetch(ctx, p, key) }()
+		s.fetchGo(p, key, versionOnly, func(r readResult) { results <- r })
 	}
 	for pending < t.need-t.acks && next < len(peers) {
 		launch()
 	}
+	if pending == 0 {
+		return answers
+	}
+	timer := time.NewTimer(speculativeRead)
+	defer timer.Stop()
 	for !t.reached() && pending > 0 {
-		r := <-results
-		pending--
-		t.add(r.ok)
-		if r.ok {
-			answers = append(answers, r)
-		} else if next < len(peers) {
-			launch()
+		select {
+		case r := <-results:
+			pending--
+			t.add(r.ok)
+			if r.ok {
+				answers = append(answers, r)
+			} else if next < len(peers) {
+				launch()
+			}
+		case <-timer.C:
+			if next < len(peers) {
+				launch()
+				timer.Reset(speculativeRead)
+			}
 		}
 	}
 	return answers
@@ -249,10 +248,37 @@ func newestOf(answers []readResult) readResult {
 	return best
 }
 
-// fetch reads key from a peer with VGET.
+// fetch reads key's entry from a peer with VGET.
 func (s *Server) fetch(ctx context.Context, p *peer.Client, key []byte) readResult {
 	reply, err := p.Do(ctx, []byte("VGET"), key)
+	return s.readReply(p, reply, err, false)
+}
+
+// fetchGo asks a peer for key's entry (VGET) or only its version (VVER, a
+// digest read) and calls done with the answer; see peer.Client.Go.
+func (s *Server) fetchGo(p *peer.Client, key []byte, versionOnly bool, done func(readResult)) {
+	cmd := "VGET"
+	if versionOnly {
+		cmd = "VVER"
+	}
+	p.Go(func(reply peer.Reply, err error) { done(s.readReply(p, reply, err, versionOnly)) }, []byte(cmd), key)
+}
+
+// readReply decodes a peer's answer to VGET or VVER.
+func (s *Server) readReply(p *peer.Client, reply peer.Reply, err error, versionOnly bool) readResult {
 	if err != nil {
+		return readResult{peer: p}
+	}
+	if versionOnly {
+		switch reply.Kind {
+		case peer.KindNil:
+			return readResult{peer: p, ok: true}
+		case peer.KindBulk:
+			if v, err := hlc.ParseVersion(reply.Str); err == nil {
+				return readResult{peer: p, entry: Entry{Version: v}, found: true, ok: true, versionOnly: true}
+			}
+		}
+		s.log.Warn("storage: bad VVER reply", "peer", p.Addr())
 		return readResult{peer: p}
 	}
 	e, found, err := parseVGET(reply)
@@ -261,25 +287,6 @@ func (s *Server) fetch(ctx context.Context, p *peer.Client, key []byte) readResu
 		return readResult{peer: p}
 	}
 	return readResult{peer: p, entry: e, found: found, ok: true}
-}
-
-// fetchVersion reads the version of key's entry from a peer with VVER.
-func (s *Server) fetchVersion(ctx context.Context, p *peer.Client, key []byte) readResult {
-	reply, err := p.Do(ctx, []byte("VVER"), key)
-	if err != nil {
-		return readResult{peer: p}
-	}
-	switch reply.Kind {
-	case peer.KindNil:
-		return readResult{peer: p, ok: true}
-	case peer.KindBulk:
-		v, err := hlc.ParseVersion(reply.Str)
-		if err == nil {
-			return readResult{peer: p, entry: Entry{Version: v}, found: true, ok: true, versionOnly: true}
-		}
-	}
-	s.log.Warn("storage: bad VVER reply", "peer", p.Addr())
-	return readResult{peer: p}
 }
 
 // parseVGET decodes a VGET reply: null, or [value or null, version].

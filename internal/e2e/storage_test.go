@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -465,4 +466,27 @@ func TestStorageRedisCLIDrivesEveryCommand(t *testing.T) {
 	if got := strings.Fields(redisCLI(t, a, "--scan", "--pattern", "many:*")); len(got) != 50 {
 		t.Fatalf("redis-cli --scan found %d keys, want 50", len(got))
 	}
+}
+
+// TestStoragePausedReplica: a replica that hangs (SIGSTOP, as a partitioned
+// or frozen host) neither fails nor stalls writes and reads through the
+// others, and catches up once it resumes.
+func TestStoragePausedReplica(t *testing.T) {
+	_, rs := storageRegion(t, 3, "STORAGE_ANTI_ENTROPY_INTERVAL=1h")
+	ctx := context.Background()
+	a := rdb(t, rs[0])
+	rs[2].Signal(syscall.SIGSTOP)
+	var slowest time.Duration
+	for i := range 300 {
+		start := time.Now()
+		mustOK(t, a.Set(ctx, fmt.Sprint("p", i), "v", 0).Err())
+		if got := a.Get(ctx, fmt.Sprint("p", i)).Val(); got != "v" {
+			t.Fatalf("GET p%d with a replica paused: %q", i, got)
+		}
+		slowest = max(slowest, time.Since(start))
+	}
+	t.Logf("300 SET+GET with a replica paused; slowest pair %v", slowest)
+	rs[2].Signal(syscall.SIGCONT)
+	c := rdb(t, rs[2])
+	pt.WaitFor(t, 30*time.Second, "the resumed replica to hold every key", func() bool { return c.DBSize(ctx).Val() == 300 })
 }

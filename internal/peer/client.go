@@ -119,7 +119,8 @@ func (c *Client) Do(ctx context.Context, args ...[]byte) (Reply, error) {
 // Go queues a command like Do, without a deadline of the caller's (the
 // I/O timeout bounds it), and calls done with the outcome instead of
 // returning it: from the client's worker goroutine once the reply is in, or
-// at once if the client is unavailable or closed. done must not block. It
+// at once if the client is unavailable, closed, or has a full queue (the
+// peer is not keeping up). Go never blocks; done must not block either. It
 // saves the caller a goroutine per command when it fans out to peers.
 func (c *Client) Go(done func(Reply, error), args ...[]byte) {
 	if len(args) == 0 {
@@ -138,7 +139,15 @@ func (c *Client) Go(done func(Reply, error), args ...[]byte) {
 	}
 	r := c.reqs.Get().(*request)
 	r.args, r.cb = args, done
-	c.queue <- r // Close waits for sendMu, and workers drain the queue until then
+	select {
+	case c.queue <- r: // Close waits for sendMu, and workers drain the queue until then
+	default:
+		// The peer is not keeping up (hung, or overloaded): fail at once
+		// rather than stall the caller, who fans out to several peers.
+		r.args, r.cb = nil, nil
+		c.reqs.Put(r)
+		done(Reply{}, unavailable(errQueueFull))
+	}
 }
 
 func (c *Client) putRequest(r *request) {

@@ -21,6 +21,9 @@ var (
 // errClosed is the cause of ErrUnavailable after Close.
 var errClosed = errors.New("client closed")
 
+// errQueueFull is the cause of ErrUnavailable when Go finds the queue full.
+var errQueueFull = errors.New("queue full: the peer is not keeping up")
+
 // errEmptyCommand is returned by Do when called without arguments.
 var errEmptyCommand = errors.New("peer: empty command")
 
