@@ -57,8 +57,11 @@
 // R-1 peers for their version only (VVER, a digest read as in Cassandra);
 // if a peer holds a newer version its entry is fetched (VGET). The highest
 // version is returned and the replicas that answered an older one are
-// repaired (read repair). SCAN and DBSIZE answer from the coordinator's
-// replica alone.
+// repaired (read repair). A peer that has not answered within 20ms is
+// backed up by the next one (speculative retry), and a peer that does not
+// keep up (hung, partitioned: its queue is full) fails at once and gets a
+// hint, so one bad replica stalls neither reads nor writes. SCAN and
+// DBSIZE answer from the coordinator's replica alone.
 //
 // REPL.PUT key value version and REPL.DEL key version apply iff the version
 // is newer than the replica's (idempotent) and are never re-replicated.
