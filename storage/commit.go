@@ -153,7 +153,10 @@ func (e *Engine) commitLoop() {
 			batch = append(batch[:0], o)
 		case <-tick:
 			if e.dirty && failed == nil {
-				failed = e.sync()
+				if failed = e.sync(); failed != nil {
+					e.failedErr.Store(&failed)
+					e.log.Error("storage: refusing writes until restart", "err", failed)
+				}
 			}
 			continue
 		case <-e.quit:
@@ -189,6 +192,7 @@ func (e *Engine) commit(st *stager, batch []*op, walBuf []byte, failed error) ([
 	if failed == nil {
 		walBuf, failed = e.commitBatch(st, batch, walBuf)
 		if failed != nil {
+			e.failedErr.Store(&failed)
 			e.log.Error("storage: refusing writes until restart", "err", failed)
 		}
 	}

@@ -152,6 +152,7 @@ type Engine struct {
 		compacting atomic.Bool
 		purged     atomic.Int64
 	}
+	failedErr atomic.Pointer[error] // set once the committer refuses writes
 	digestMu  sync.RWMutex
 	digestPub [numBuckets]uint64 // copy of digest, guarded by digestMu
 }
@@ -314,6 +315,15 @@ func (e *Engine) Digest() [numBuckets]uint64 {
 	e.digestMu.RLock()
 	defer e.digestMu.RUnlock()
 	return e.digestPub
+}
+
+// Err is the error that made the engine refuse writes (a failed WAL write
+// or fsync, or state database write), or nil while it is healthy.
+func (e *Engine) Err() error {
+	if p := e.failedErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Stats is a point-in-time view for metrics and INFO.

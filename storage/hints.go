@@ -131,6 +131,8 @@ func (s *Server) replayHintsOnce(ctx context.Context) {
 		members[a] = true
 	}
 	var from []byte
+	var mu sync.Mutex
+	failed := make(map[string]bool) // peers that refused a hint this round: skip the rest
 	for ctx.Err() == nil {
 		batch, next := s.hints.list(from, 256)
 		if len(batch) == 0 {
@@ -145,8 +147,11 @@ func (s *Server) replayHintsOnce(ctx context.Context) {
 				}
 				continue
 			}
+			mu.Lock()
+			skip := failed[x.peer]
+			mu.Unlock()
 			p := s.pool.Get(x.peer)
-			if !p.Available() {
+			if skip || !p.Available() {
 				continue
 			}
 			wg.Add(1)
@@ -154,7 +159,11 @@ func (s *Server) replayHintsOnce(ctx context.Context) {
 				defer wg.Done()
 				if s.handOff(ctx, p, x.key) {
 					s.hints.remove(x)
+					return
 				}
+				mu.Lock()
+				failed[x.peer] = true
+				mu.Unlock()
 			}()
 		}
 		wg.Wait()

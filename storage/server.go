@@ -172,6 +172,9 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 func (s *Server) health() (any, error) {
+	if err := s.eng.Err(); err != nil {
+		return nil, err
+	}
 	st := s.eng.Stats()
 	return map[string]any{
 		"status":         "ok",
