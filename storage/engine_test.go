@@ -429,3 +429,29 @@ func TestQuorumTally(t *testing.T) {
 		}
 	}
 }
+
+// TestWALFailureRefusesWrites: once a WAL write fails the engine refuses
+// every write (what is on disk is unknown) and reports it; nothing fails
+// silently. The failure is injected by closing the WAL file underneath.
+func TestWALFailureRefusesWrites(t *testing.T) {
+	dir := t.TempDir()
+	e := openTest(t, EngineConfig{Dir: dir})
+	put(t, e, "before", "v", ver(1, "sfo-1"))
+	e.wal.Close()
+	m := Mutation{Key: []byte("k"), Value: []byte("v"), Version: ver(2, "sfo-1"), Origin: "sfo"}
+	for range 2 {
+		if r := e.Apply(context.Background(), m); r.Err == nil {
+			t.Fatal("a write was acknowledged after the WAL failed")
+		}
+	}
+	if e.Err() == nil {
+		t.Fatal("Err() is nil after a WAL failure")
+	}
+	want(t, e, "k", "<missing>")
+	e.Close()
+	e = openTest(t, EngineConfig{Dir: dir})
+	want(t, e, "before", "v")
+	if e.Err() != nil {
+		t.Fatalf("a restart did not recover: %v", e.Err())
+	}
+}
