@@ -135,13 +135,12 @@ type Engine struct {
 	bg      sync.WaitGroup // compactions
 
 	// Owned by the committer goroutine (and Open before it starts).
-	wal      *wal.Writer
-	gen      uint64
-	digest   [numBuckets]uint64
-	live     int64
-	maxTime  uint64
-	dirty    bool // written since the last fsync (DurabilityInterval)
-	compactQ chan struct{}
+	wal     *wal.Writer
+	gen     uint64
+	digest  [numBuckets]uint64
+	live    int64
+	maxTime uint64
+	dirty   bool // written since the last fsync (DurabilityInterval)
 
 	// Read by anyone.
 	stats struct {
@@ -169,12 +168,11 @@ func Open(cfg EngineConfig) (*Engine, error) {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
 	e := &Engine{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		queue:    make(chan *op, 4*cfg.MaxBatch),
-		quit:     make(chan struct{}),
-		done:     make(chan struct{}),
-		compactQ: make(chan struct{}, 1),
+		cfg:   cfg,
+		log:   cfg.Logger,
+		queue: make(chan *op, 4*cfg.MaxBatch),
+		quit:  make(chan struct{}),
+		done:  make(chan struct{}),
 	}
 	db, err := openDB(filepath.Join(cfg.Dir, "state"), cfg.Logger)
 	if err != nil {
@@ -386,7 +384,8 @@ func (e *Engine) publish() {
 	e.digestMu.Unlock()
 }
 
-// iterData iterates the data entries of layout buckets [from, to).
+// iterRange is the goleveldb range of the data entries of layout buckets
+// [from, to).
 func (e *Engine) iterRange(from, to int) *util.Range {
 	return &util.Range{Start: bucketStart(from), Limit: bucketStart(to)}
 }
