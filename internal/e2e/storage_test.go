@@ -490,3 +490,37 @@ func TestStoragePausedReplica(t *testing.T) {
 	c := rdb(t, rs[2])
 	pt.WaitFor(t, 30*time.Second, "the resumed replica to hold every key", func() bool { return c.DBSize(ctx).Val() == 300 })
 }
+
+// TestStoragePipelinedLoadGetsOK: 50 clients with 16 writes in flight each
+// (redis-benchmark -P 16) is load, not failure: every write gets OK.
+func TestStoragePipelinedLoadGetsOK(t *testing.T) {
+	_, rs := storageRegion(t, 3)
+	c := redis.NewClient(&redis.Options{Addr: rs[0].Addr(), PoolSize: 50, MaxRetries: -1})
+	defer c.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 50)
+	for w := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := range 10 {
+				pipe := c.Pipeline()
+				for i := range 16 {
+					pipe.Set(context.Background(), fmt.Sprintf("w%d/%d/%d", w, round, i), "v", 0)
+				}
+				if _, err := pipe.Exec(context.Background()); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("a pipelined write failed under load: %v", err)
+	}
+	if n := c.DBSize(context.Background()).Val(); n != 50*10*16 {
+		t.Fatalf("DBSIZE %d, want %d", n, 50*10*16)
+	}
+}

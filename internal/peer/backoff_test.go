@@ -41,8 +41,8 @@ func TestBackoffBlocked(t *testing.T) {
 
 func TestConfigDefaults(t *testing.T) {
 	want := Config{
-		Conns: DefaultConns, MaxBatch: DefaultMaxBatch, DialTimeout: DefaultDialTimeout,
-		IOTimeout: DefaultIOTimeout, Backoff: DefaultBackoff,
+		Conns: DefaultConns, MaxBatch: DefaultMaxBatch, QueueSize: 16 * DefaultConns * DefaultMaxBatch,
+		DialTimeout: DefaultDialTimeout, IOTimeout: DefaultIOTimeout, Backoff: DefaultBackoff,
 	}
 	if got := (Config{}).withDefaults(); got != want {
 		t.Errorf("zero config: got %+v, want %+v", got, want)
@@ -50,7 +50,7 @@ func TestConfigDefaults(t *testing.T) {
 	if got := (Config{Conns: -1, MaxBatch: -5, Backoff: -time.Second}).withDefaults(); got != want {
 		t.Errorf("negative config: got %+v, want %+v", got, want)
 	}
-	set := Config{Conns: 3, MaxBatch: 1, DialTimeout: 2, IOTimeout: 3, Backoff: 4}
+	set := Config{Conns: 3, MaxBatch: 1, QueueSize: 5, DialTimeout: 2, IOTimeout: 3, Backoff: 4}
 	if got := set.withDefaults(); got != set {
 		t.Errorf("set config: got %+v, want %+v", got, set)
 	}

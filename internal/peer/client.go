@@ -55,7 +55,7 @@ func newClient(addr string, cfg Config, now func() time.Time) *Client {
 		addr:    addr,
 		cfg:     cfg,
 		now:     now,
-		queue:   make(chan *request, cfg.Conns*cfg.MaxBatch),
+		queue:   make(chan *request, cfg.QueueSize),
 		ctx:     ctx,
 		cancel:  cancel,
 		closing: make(chan struct{}),

@@ -22,6 +22,11 @@ type Config struct {
 	// pipelining off. 0 means DefaultMaxBatch.
 	MaxBatch int
 
+	// QueueSize is how many commands may wait for a connection. Do waits
+	// for room; Go fails at once with ErrUnavailable when it is full (the
+	// peer is not keeping up). 0 means 16 full pipelines per connection.
+	QueueSize int
+
 	// DialTimeout bounds establishing one connection. 0 means
 	// DefaultDialTimeout.
 	DialTimeout time.Duration
@@ -45,6 +50,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = DefaultMaxBatch
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = 16 * c.Conns * c.MaxBatch
 	}
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = DefaultDialTimeout

@@ -191,7 +191,7 @@ func TestIOTimeout(t *testing.T) {
 func TestClose(t *testing.T) {
 	checkGoroutines(t)
 	peer := startFakePeer(t, "", answerNothing)
-	c := New(peer.addr(), Config{Conns: 2, MaxBatch: 1, IOTimeout: time.Minute})
+	c := New(peer.addr(), Config{Conns: 2, MaxBatch: 1, QueueSize: 2, IOTimeout: time.Minute})
 
 	const n = 10
 	errs := make(chan error, n)
