@@ -24,6 +24,10 @@ type command struct {
 	arity int
 	class resp.Class
 	run   func(s *Server, ctx context.Context, c *resp.Conn, args [][]byte) []byte
+	// async, if set, runs the command without holding a goroutine (see
+	// resp.AsyncHandler): replicated writes, so that a pipeline of them
+	// shares one fsync.
+	async func(s *Server, args [][]byte, done func([]byte))
 }
 
 // commandCounts are a server's calls of one command, by result.
@@ -34,29 +38,29 @@ var commands map[string]*command
 func init() {
 	commands = make(map[string]*command)
 	for _, c := range []*command{
-		{"get", 2, resp.Read, (*Server).cmdGet},
-		{"mget", -2, resp.Read, (*Server).cmdMGet},
-		{"exists", -2, resp.Read, (*Server).cmdExists},
-		{"vget", 2, resp.Serial, (*Server).cmdVGet},
-		{"vver", 2, resp.Serial, (*Server).cmdVVer},
-		{"scan", -2, resp.Serial, (*Server).cmdScan},
-		{"dbsize", 1, resp.Serial, (*Server).cmdDBSize},
-		{"set", 3, resp.Write, (*Server).cmdSet},
-		{"del", -2, resp.Write, (*Server).cmdDel},
-		{"repl.put", 4, resp.Write, (*Server).cmdReplPut},
-		{"repl.del", 3, resp.Write, (*Server).cmdReplDel},
-		{"repl.digest", 1, resp.Serial, (*Server).cmdReplDigest},
-		{"repl.bucket", 2, resp.Serial, (*Server).cmdReplBucket},
-		{"peers", 1, resp.Serial, (*Server).cmdPeers},
-		{"ping", -1, resp.Serial, (*Server).cmdPing},
-		{"echo", 2, resp.Serial, (*Server).cmdEcho},
-		{"info", -1, resp.Serial, (*Server).cmdInfo},
-		{"quit", -1, resp.Serial, (*Server).cmdQuit},
-		{"select", 2, resp.Serial, (*Server).cmdSelect},
-		{"config", -2, resp.Serial, (*Server).cmdConfig},
-		{"command", -1, resp.Serial, (*Server).cmdCommand},
-		{"client", -2, resp.Serial, (*Server).cmdClient},
-		{"hello", -1, resp.Serial, (*Server).cmdHello},
+		{"get", 2, resp.Read, (*Server).cmdGet, nil},
+		{"mget", -2, resp.Read, (*Server).cmdMGet, nil},
+		{"exists", -2, resp.Read, (*Server).cmdExists, nil},
+		{"vget", 2, resp.Serial, (*Server).cmdVGet, nil},
+		{"vver", 2, resp.Serial, (*Server).cmdVVer, nil},
+		{"scan", -2, resp.Serial, (*Server).cmdScan, nil},
+		{"dbsize", 1, resp.Serial, (*Server).cmdDBSize, nil},
+		{"set", 3, resp.Write, (*Server).cmdSet, (*Server).asyncSet},
+		{"del", -2, resp.Write, (*Server).cmdDel, nil},
+		{"repl.put", 4, resp.Write, (*Server).cmdReplPut, (*Server).asyncRepl},
+		{"repl.del", 3, resp.Write, (*Server).cmdReplDel, (*Server).asyncRepl},
+		{"repl.digest", 1, resp.Serial, (*Server).cmdReplDigest, nil},
+		{"repl.bucket", 2, resp.Serial, (*Server).cmdReplBucket, nil},
+		{"peers", 1, resp.Serial, (*Server).cmdPeers, nil},
+		{"ping", -1, resp.Serial, (*Server).cmdPing, nil},
+		{"echo", 2, resp.Serial, (*Server).cmdEcho, nil},
+		{"info", -1, resp.Serial, (*Server).cmdInfo, nil},
+		{"quit", -1, resp.Serial, (*Server).cmdQuit, nil},
+		{"select", 2, resp.Serial, (*Server).cmdSelect, nil},
+		{"config", -2, resp.Serial, (*Server).cmdConfig, nil},
+		{"command", -1, resp.Serial, (*Server).cmdCommand, nil},
+		{"client", -2, resp.Serial, (*Server).cmdClient, nil},
+		{"hello", -1, resp.Serial, (*Server).cmdHello, nil},
 	} {
 		commands[c.name] = c
 	}
@@ -85,6 +89,29 @@ func (h *handler) Class(args [][]byte) resp.Class {
 	return resp.Serial
 }
 
+func (h *handler) Async(args [][]byte) bool {
+	c := lookup(args[0])
+	return c != nil && c.async != nil && arityOK(c, args)
+}
+
+func (h *handler) ExecAsync(_ context.Context, _ *resp.Conn, args [][]byte, done func([]byte)) {
+	s := (*Server)(h)
+	c := lookup(args[0])
+	counts := s.metrics.commands[c.name]
+	c.async(s, args, func(reply []byte) {
+		if len(reply) > 0 && reply[0] == '-' {
+			counts.failed.Add(1)
+		} else {
+			counts.ok.Add(1)
+		}
+		done(reply)
+	})
+}
+
+func arityOK(c *command, args [][]byte) bool {
+	return c.arity > 0 && len(args) == c.arity || c.arity < 0 && len(args) >= -c.arity
+}
+
 func (h *handler) Exec(ctx context.Context, conn *resp.Conn, args [][]byte) []byte {
 	s := (*Server)(h)
 	c := lookup(args[0])
@@ -93,7 +120,7 @@ func (h *handler) Exec(ctx context.Context, conn *resp.Conn, args [][]byte) []by
 		return resp.ErrUnknownCommand(args)
 	}
 	counts := s.metrics.commands[c.name]
-	if c.arity > 0 && len(args) != c.arity || c.arity < 0 && len(args) < -c.arity {
+	if !arityOK(c, args) {
 		counts.failed.Add(1)
 		return resp.ErrWrongArity(args[0])
 	}
@@ -236,10 +263,30 @@ func (s *Server) cmdSet(ctx context.Context, _ *resp.Conn, args [][]byte) []byte
 		return e
 	}
 	m := Mutation{Key: args[1], Value: args[2], Version: s.clock.Now(), Origin: s.cfg.Region}
-	if _, err := s.write(ctx, m); err != nil {
+	if _, err := s.write(m); err != nil {
 		return errReply(err)
 	}
 	return resp.AppendOK(nil)
+}
+
+// asyncSet runs SET without holding a goroutine while the replicas answer.
+func (s *Server) asyncSet(args [][]byte, done func([]byte)) {
+	if e := s.checkKey(args[1]); e != nil {
+		done(e)
+		return
+	}
+	if e := s.checkValue(args[2]); e != nil {
+		done(e)
+		return
+	}
+	m := Mutation{Key: args[1], Value: args[2], Version: s.clock.Now(), Origin: s.cfg.Region}
+	s.writeAsync(m, func(_ bool, err error) {
+		if err != nil {
+			done(errReply(err))
+			return
+		}
+		done(resp.AppendOK(nil))
+	})
 }
 
 func (s *Server) cmdDel(ctx context.Context, _ *resp.Conn, args [][]byte) []byte {
@@ -253,7 +300,7 @@ func (s *Server) cmdDel(ctx context.Context, _ *resp.Conn, args [][]byte) []byte
 	errs := make([]error, len(keys))
 	forEach(len(keys), func(i int) {
 		m := Mutation{Key: keys[i], Version: s.clock.Now(), Origin: s.cfg.Region, Delete: true}
-		deleted[i], errs[i] = s.write(ctx, m)
+		deleted[i], errs[i] = s.write(m)
 	})
 	if err := errors.Join(errs...); err != nil {
 		return errReply(firstError(err))
@@ -313,16 +360,31 @@ func (s *Server) parseReplVersion(b []byte) (hlc.Version, []byte) {
 	return v, nil
 }
 
-func (s *Server) applyReplicated(ctx context.Context, m Mutation) []byte {
+// replMutation parses REPL.PUT key value version or REPL.DEL key version;
+// on bad input it returns the error reply.
+func (s *Server) replMutation(args [][]byte) (Mutation, []byte) {
+	del := len(args) == 3
+	v, e := s.parseReplVersion(args[len(args)-1])
+	if e != nil {
+		return Mutation{}, e
+	}
+	m := Mutation{Key: args[1], Version: v, Origin: originOf(v), Delete: del}
+	if !del {
+		m.Value = args[2]
+	}
 	if e := s.checkKey(m.Key); e != nil {
-		return e
+		return m, e
 	}
 	if e := s.checkValue(m.Value); e != nil {
-		return e
+		return m, e
 	}
-	m.Origin = originOf(m.Version)
-	s.clock.Observe(m.Version)
-	r := s.eng.Apply(ctx, m)
+	return m, nil
+}
+
+// replReply is the reply to a replicated write: REPL.PUT :1 if applied,
+// :0 if the replica already held that version or a newer one; REPL.DEL :1
+// if it deleted a live value, else :0.
+func replReply(m Mutation, r Result) []byte {
 	if r.Err != nil {
 		return errReply(r.Err)
 	}
@@ -339,23 +401,34 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// cmdReplPut: REPL.PUT key value version; :1 if applied, :0 if the replica
-// already held that version or a newer one.
-func (s *Server) cmdReplPut(ctx context.Context, _ *resp.Conn, args [][]byte) []byte {
-	v, e := s.parseReplVersion(args[3])
+// asyncRepl runs REPL.PUT or REPL.DEL without holding a goroutine.
+func (s *Server) asyncRepl(args [][]byte, done func([]byte)) {
+	m, e := s.replMutation(args)
 	if e != nil {
-		return e
+		done(e)
+		return
 	}
-	return s.applyReplicated(ctx, Mutation{Key: args[1], Value: args[2], Version: v})
+	s.clock.Observe(m.Version)
+	s.eng.ApplyFunc(m, func(r Result) { done(replReply(m, r)) })
 }
 
-// cmdReplDel: REPL.DEL key version; :1 if it deleted a live value, else :0.
+// cmdReplPut: REPL.PUT key value version (normally run by asyncRepl).
+func (s *Server) cmdReplPut(ctx context.Context, _ *resp.Conn, args [][]byte) []byte {
+	return s.applyReplicated(ctx, args)
+}
+
+// cmdReplDel: REPL.DEL key version (normally run by asyncRepl).
 func (s *Server) cmdReplDel(ctx context.Context, _ *resp.Conn, args [][]byte) []byte {
-	v, e := s.parseReplVersion(args[2])
+	return s.applyReplicated(ctx, args)
+}
+
+func (s *Server) applyReplicated(ctx context.Context, args [][]byte) []byte {
+	m, e := s.replMutation(args)
 	if e != nil {
 		return e
 	}
-	return s.applyReplicated(ctx, Mutation{Key: args[1], Version: v, Delete: true})
+	s.clock.Observe(m.Version)
+	return replReply(m, s.eng.Apply(ctx, m))
 }
 
 func (s *Server) cmdReplDigest(context.Context, *resp.Conn, [][]byte) []byte {

@@ -16,8 +16,18 @@ import (
 type op struct {
 	m     Mutation
 	purge bool
-	done  chan Result
+	done  chan Result  // the Result goes here, or
+	cb    func(Result) // to this callback (ApplyFunc)
 	res   Result
+}
+
+// reply hands o its result.
+func (o *op) reply(r Result) {
+	if o.cb != nil {
+		o.cb(r)
+		return
+	}
+	o.done <- r
 }
 
 // stager turns mutations into one goleveldb batch, applying "newer version
@@ -207,7 +217,7 @@ func (e *Engine) commit(st *stager, batch []*op, walBuf []byte, failed error) ([
 		if failed != nil {
 			o.res = Result{Err: failed}
 		}
-		o.done <- o.res
+		o.reply(o.res)
 	}
 	if failed == nil && e.wal.Size() >= e.cfg.CompactBytes && !e.stats.compacting.Load() {
 		if err := e.rotate(); err != nil {

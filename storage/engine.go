@@ -291,6 +291,21 @@ func (e *Engine) Apply(ctx context.Context, m Mutation) Result {
 	}
 }
 
+// ApplyFunc queues m and calls done with its Result once the write is
+// durable (see Apply), from the committer goroutine: done must not block.
+// It waits only for room in the queue.
+func (e *Engine) ApplyFunc(m Mutation, done func(Result)) {
+	if err := m.validate(); err != nil {
+		done(Result{Err: err})
+		return
+	}
+	select {
+	case e.queue <- &op{m: m, cb: done}:
+	case <-e.quit:
+		done(Result{Err: ErrClosed})
+	}
+}
+
 // ApplyAsync queues m and returns the channel its Result arrives on; see
 // Apply. It never blocks for long: when the queue is full it waits for room.
 func (e *Engine) ApplyAsync(m Mutation) <-chan Result {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"planet/internal/peer"
@@ -57,50 +58,100 @@ type ackResult struct {
 	wasLive bool
 }
 
-// write coordinates a quorum write of m: the local engine and every peer
-// in parallel; it returns once W have made it durable, or with a
-// *QuorumError once that cannot happen. Peers that fail get a hint.
-func (s *Server) write(ctx context.Context, m Mutation) (wasLive bool, err error) {
-	peers, _ := s.clients()
-	t := tally{need: s.cfg.W, total: 1 + len(peers)}
-	if t.total < t.need {
-		s.metrics.quorumFailures.Inc("write")
-		return false, &QuorumError{Op: "write", Need: t.need, Known: t.total}
+// write coordinates a quorum write of m and waits for its outcome; see
+// writeAsync.
+func (s *Server) write(m Mutation) (wasLive bool, err error) {
+	type outcome struct {
+		wasLive bool
+		err     error
 	}
-	results := make(chan ackResult, t.total)
-	local := s.eng.ApplyAsync(m)
+	ch := make(chan outcome, 1)
+	s.writeAsync(m, func(wasLive bool, err error) { ch <- outcome{wasLive, err} })
+	o := <-ch
+	return o.wasLive, o.err
+}
+
+// writeAsync coordinates a quorum write of m: the local engine and every
+// peer in parallel, without a goroutine. It calls done once, when W
+// replicas (the coordinator included) made the write durable and the local
+// write is done (so that SCAN and DBSIZE on this replica, which are local,
+// show what it acknowledged), or with a *QuorumError once every replica
+// answered, or QuorumTimeout passed, without W acknowledgements (a lost
+// quorum still waits for every answer, so that the error says how many
+// hold the write). Peers that fail get a hint.
+func (s *Server) writeAsync(m Mutation, done func(wasLive bool, err error)) {
+	peers, _ := s.clients()
+	q := &quorumWrite{s: s, t: tally{need: s.cfg.W, total: 1 + len(peers)}, done: done}
+	if q.t.total < q.t.need {
+		s.metrics.quorumFailures.Inc("write")
+		done(false, &QuorumError{Op: "write", Need: q.t.need, Known: q.t.total})
+		return
+	}
+	q.timer = time.AfterFunc(s.cfg.QuorumTimeout, q.expire)
 	args := replArgs(m)
 	for _, p := range peers {
-		s.replicate(p, m.Key, args, func(r ackResult) { results <- r })
+		s.replicate(p, m.Key, args, func(r ackResult) { q.add(r, false) })
 	}
-	timeout := time.NewTimer(s.cfg.QuorumTimeout)
-	defer timeout.Stop()
-	// Until W acknowledged and the local write is done (so that SCAN and
-	// DBSIZE on this replica, which are local, show what it acknowledged);
-	// a lost quorum still waits for every replica (within the timeout), so
-	// that the error says how many hold the write.
-	for localDone := false; !(t.reached() && localDone) && t.acks+t.failed < t.total; {
-		var r ackResult
-		select {
-		case r = <-results:
-		case lr := <-local:
-			if lr.Err != nil {
-				s.log.Warn("storage: local write failed", "err", lr.Err)
-			}
-			localDone = true
-			r = ackResult{ok: lr.Err == nil, wasLive: lr.WasLive}
-		case <-timeout.C:
-			t.failed = t.total - t.acks
-			continue
+	s.eng.ApplyFunc(m, func(r Result) {
+		if r.Err != nil {
+			s.log.Warn("storage: local write failed", "err", r.Err)
 		}
-		t.add(r.ok)
-		t.wasLive = t.wasLive || r.wasLive
+		q.add(ackResult{ok: r.Err == nil, wasLive: r.WasLive}, true)
+	})
+}
+
+// quorumWrite is the state of one writeAsync: the outcomes so far.
+type quorumWrite struct {
+	s     *Server
+	timer *time.Timer
+	done  func(wasLive bool, err error)
+
+	mu        sync.Mutex
+	t         tally // guarded by mu
+	localDone bool  // guarded by mu
+	finished  bool  // guarded by mu
+}
+
+func (q *quorumWrite) add(r ackResult, local bool) {
+	q.mu.Lock()
+	if q.finished {
+		q.mu.Unlock()
+		return
 	}
+	q.t.add(r.ok)
+	q.t.wasLive = q.t.wasLive || r.wasLive
+	q.localDone = q.localDone || local
+	if !(q.t.reached() && q.localDone) && q.t.acks+q.t.failed < q.t.total {
+		q.mu.Unlock()
+		return
+	}
+	q.finishLocked()
+}
+
+// expire ends the write at QuorumTimeout: replicas that have not answered
+// count as failed.
+func (q *quorumWrite) expire() {
+	q.mu.Lock()
+	if q.finished {
+		q.mu.Unlock()
+		return
+	}
+	q.t.failed = q.t.total - q.t.acks
+	q.finishLocked()
+}
+
+// finishLocked decides the write, unlocks q.mu and calls done.
+func (q *quorumWrite) finishLocked() {
+	q.finished = true
+	t := q.t
+	q.mu.Unlock()
+	q.timer.Stop()
 	if !t.reached() {
-		s.metrics.quorumFailures.Inc("write")
-		return false, &QuorumError{Op: "write", Acks: t.acks, Need: t.need, Known: t.total}
+		q.s.metrics.quorumFailures.Inc("write")
+		q.done(false, &QuorumError{Op: "write", Acks: t.acks, Need: t.need, Known: t.total})
+		return
 	}
-	return t.wasLive, nil
+	q.done(t.wasLive, nil)
 }
 
 // replArgs is the replication command of m.

@@ -92,6 +92,10 @@ func (c *Conn) dispatch(args [][]byte) {
 	if cls != Read && cls != Write {
 		cls = Serial
 	}
+	if ah, ok := c.srv.handler.(AsyncHandler); ok && cls != Serial && ah.Async(args) {
+		c.dispatchAsync(ah, cls, args)
+		return
+	}
 	if c.p.empty() && (cls == Serial || c.r.Buffered() == 0) {
 		// Nothing in flight and, for Read/Write, nothing pipelined behind
 		// it that could run concurrently: run here, answer directly.
@@ -111,6 +115,22 @@ func (c *Conn) dispatch(args [][]byte) {
 	if c.p.enqueue(cls, args) {
 		c.srv.wg.Go(c.runCommands)
 	}
+}
+
+// dispatchAsync starts a command of an AsyncHandler in a slot of its own;
+// the writer writes its reply once the handler calls back.
+func (c *Conn) dispatchAsync(ah AsyncHandler, cls Class, args [][]byte) {
+	if c.p.empty() && c.w.Buffered() > 0 {
+		c.w.Flush() // hand the writer over flushed
+	}
+	c.startWriter()
+	seq := c.p.startAsync(cls)
+	var once atomic.Bool
+	ah.ExecAsync(c.srv.ctx, c, args, func(reply []byte) {
+		if once.CompareAndSwap(false, true) {
+			c.p.completeAsync(seq, reply)
+		}
+	})
 }
 
 // runCommands is a worker goroutine: it runs waiting Read and Write

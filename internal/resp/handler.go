@@ -33,3 +33,18 @@ type Handler interface {
 	// cancelled at shutdown, is done.
 	Exec(ctx context.Context, c *Conn, args [][]byte) []byte
 }
+
+// AsyncHandler is an optional interface of a Handler, for Read and Write
+// commands that wait for something (a write waiting for its fsync) without
+// holding a goroutine each. The server then starts every such command of a
+// pipeline at once, in order, from the connection's reader, and writes the
+// replies in command order as they complete.
+type AsyncHandler interface {
+	// Async reports whether the command is to run with ExecAsync.
+	Async(args [][]byte) bool
+	// ExecAsync starts the command and arranges for done to be called
+	// exactly once with its complete reply, from any goroutine, soon
+	// after ctx (cancelled at shutdown) is done at the latest. It may
+	// call done before returning; done does not block for long.
+	ExecAsync(ctx context.Context, c *Conn, args [][]byte, done func(reply []byte))
+}

@@ -85,6 +85,36 @@ func (p *pipeline) enqueue(cls Class, args [][]byte) (spawn bool) {
 	return false
 }
 
+// startAsync appends the slot of a command that the handler runs
+// asynchronously (class cls): it runs from now on, and completeAsync ends
+// it. Like enqueue it first waits for room and for the commands of the
+// other class to finish.
+func (p *pipeline) startAsync(cls Class) uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.fullLocked() || p.running > 0 && p.class != cls {
+		p.readerCV.Wait()
+	}
+	seq := p.appendLocked(slot{}) // running, neither waiting (no args) nor done
+	p.running++
+	p.class = cls
+	return seq
+}
+
+// completeAsync records the reply of the asynchronous command seq.
+func (p *pipeline) completeAsync(seq uint64, reply []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.slots[seq&p.maskLocked()] = slot{reply: reply, done: true}
+	p.running--
+	if p.running == 0 {
+		p.readerCV.Signal()
+	}
+	if seq == p.head.Load() {
+		p.writerCV.Signal()
+	}
+}
+
 // waitIdle waits until no command waits or runs.
 func (p *pipeline) waitIdle() {
 	p.mu.Lock()
