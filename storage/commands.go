@@ -38,7 +38,7 @@ var commands map[string]*command
 func init() {
 	commands = make(map[string]*command)
 	for _, c := range []*command{
-		{"get", 2, resp.Read, (*Server).cmdGet, nil},
+		{"get", 2, resp.Read, (*Server).cmdGet, (*Server).asyncGet},
 		{"mget", -2, resp.Read, (*Server).cmdMGet, nil},
 		{"exists", -2, resp.Read, (*Server).cmdExists, nil},
 		{"vget", 2, resp.Serial, (*Server).cmdVGet, nil},
@@ -160,7 +160,7 @@ func (s *Server) cmdGet(ctx context.Context, _ *resp.Conn, args [][]byte) []byte
 	if e := s.checkKey(args[1]); e != nil {
 		return e
 	}
-	ent, found, err := s.read(ctx, args[1])
+	ent, found, err := s.read(args[1])
 	if err != nil {
 		return errReply(err)
 	}
@@ -168,6 +168,24 @@ func (s *Server) cmdGet(ctx context.Context, _ *resp.Conn, args [][]byte) []byte
 		return resp.AppendNull(nil)
 	}
 	return resp.AppendBulk(nil, ent.Value)
+}
+
+// asyncGet runs GET without holding a goroutine while the replicas answer.
+func (s *Server) asyncGet(args [][]byte, done func([]byte)) {
+	if e := s.checkKey(args[1]); e != nil {
+		done(e)
+		return
+	}
+	s.readAsync(args[1], func(ent Entry, found bool, err error) {
+		switch {
+		case err != nil:
+			done(errReply(err))
+		case !found || ent.Deleted:
+			done(resp.AppendNull(nil))
+		default:
+			done(resp.AppendBulk(nil, ent.Value))
+		}
+	})
 }
 
 // readMany runs quorum reads of keys in parallel.
@@ -180,7 +198,7 @@ func (s *Server) readMany(ctx context.Context, keys [][]byte) ([]Entry, error) {
 			errs[i] = fmt.Errorf("key too large: %d bytes, max %d", len(k), MaxKey)
 			return
 		}
-		ent, found, err := s.read(ctx, k)
+		ent, found, err := s.read(k)
 		if !found {
 			ent.Deleted = true
 		}

@@ -194,51 +194,17 @@ type readResult struct {
 	versionOnly bool // entry holds the version only (VVER)
 }
 
-// read coordinates a quorum read of key: the local engine and R-1 peers
-// (more if some fail). It returns the newest entry and repairs the
-// replicas that answered with an older one.
-func (s *Server) read(ctx context.Context, key []byte) (Entry, bool, error) {
-	local, err := s.eng.Get(key)
-	localRes := readResult{entry: local, found: err == nil, ok: err == nil || errors.Is(err, ErrNotFound)}
-	if s.cfg.R <= 1 {
-		if !localRes.ok {
-			return Entry{}, false, err
-		}
-		return local, localRes.found, nil
+// read coordinates a quorum read of key and waits for it; see readAsync.
+func (s *Server) read(key []byte) (Entry, bool, error) {
+	type outcome struct {
+		e     Entry
+		found bool
+		err   error
 	}
-	peers, start := s.clients()
-	t := tally{need: s.cfg.R, total: 1 + len(peers)}
-	answers := make([]readResult, 0, s.cfg.R)
-	t.add(localRes.ok)
-	if localRes.ok {
-		answers = append(answers, localRes)
-	}
-	if t.lost() {
-		s.metrics.quorumFailures.Inc("read")
-		return Entry{}, false, &QuorumError{Op: "read", Acks: t.acks, Need: t.need, Known: t.total}
-	}
-	// With the local entry in hand, peers are asked for their version only
-	// (a digest read, as Cassandra does): the value crosses the network
-	// only when a peer holds a newer one.
-	answers = s.askPeers(key, peers, start, &t, answers, localRes.ok) // bounded by the peers' I/O timeout
-	if !t.reached() {
-		s.metrics.quorumFailures.Inc("read")
-		return Entry{}, false, &QuorumError{Op: "read", Acks: t.acks, Need: t.need, Known: t.total}
-	}
-	newest := newestOf(answers)
-	if newest.versionOnly {
-		full := s.fetch(ctx, newest.peer, key)
-		if !full.ok || !full.found || newest.entry.Version.Newer(full.entry.Version) {
-			s.metrics.quorumFailures.Inc("read")
-			return Entry{}, false, &QuorumError{Op: "read", Acks: t.acks - 1, Need: t.need, Known: t.total}
-		}
-		newest = full
-	}
-	s.repair(key, newest, answers)
-	if newest.found {
-		s.clock.Observe(newest.entry.Version)
-	}
-	return newest.entry, newest.found, nil
+	ch := make(chan outcome, 1)
+	s.readAsync(key, func(e Entry, found bool, err error) { ch <- outcome{e, found, err} })
+	o := <-ch
+	return o.e, o.found, o.err
 }
 
 // speculativeRead is how long a read waits for a peer before it also asks
@@ -246,45 +212,152 @@ func (s *Server) read(ctx context.Context, key []byte) (Entry, bool, error) {
 // partitioned, does not hold up reads until the I/O timeout.
 const speculativeRead = 20 * time.Millisecond
 
-// askPeers asks peers (from position start, in turn) until the tally is
-// reached or every peer was asked: the missing number at once, one more for
-// each that fails, and one more whenever speculativeRead passes without an
-// answer.
-func (s *Server) askPeers(key []byte, peers []*peer.Client, start int, t *tally, answers []readResult, versionOnly bool) []readResult {
-	results := make(chan readResult, len(peers))
-	next, pending := 0, 0
-	launch := func() {
-		p := peers[(start+next)%len(peers)]
-		next++
-		pending++
-		s.fetchGo(p, key, versionOnly, func(r readResult) { results <- r })
-	}
-	for pending < t.need-t.acks && next < len(peers) {
-		launch()
-	}
-	if pending == 0 {
-		return answers
-	}
-	timer := time.NewTimer(speculativeRead)
-	defer timer.Stop()
-	for !t.reached() && pending > 0 {
-		select {
-		case r := <-results:
-			pending--
-			t.add(r.ok)
-			if r.ok {
-				answers = append(answers, r)
-			} else if next < len(peers) {
-				launch()
-			}
-		case <-timer.C:
-			if next < len(peers) {
-				launch()
-				timer.Reset(speculativeRead)
-			}
+// readAsync coordinates a quorum read of key without a goroutine: the local
+// engine and R-1 peers. With the local entry in hand, peers are asked for
+// their version only (VVER, a digest read as in Cassandra); the value
+// crosses the network only when a peer holds a newer one. Another peer is
+// asked for each that fails, and whenever speculativeRead passes without
+// an answer. done gets the newest entry; the replicas that answered an
+// older one are repaired (read repair).
+func (s *Server) readAsync(key []byte, done func(Entry, bool, error)) {
+	local, err := s.eng.Get(key)
+	localRes := readResult{entry: local, found: err == nil, ok: err == nil || errors.Is(err, ErrNotFound)}
+	if s.cfg.R <= 1 {
+		if !localRes.ok {
+			done(Entry{}, false, err)
+			return
 		}
+		done(local, localRes.found, nil)
+		return
 	}
-	return answers
+	peers, start := s.clients()
+	q := &quorumRead{s: s, key: key, peers: peers, start: start, versionOnly: localRes.ok, done: done,
+		t: tally{need: s.cfg.R, total: 1 + len(peers)}}
+	q.t.add(localRes.ok)
+	if localRes.ok {
+		q.answers = append(q.answers, localRes)
+	}
+	q.mu.Lock()
+	if q.t.lost() {
+		q.finishLocked()
+		return
+	}
+	ask := q.launchLocked(q.t.need - q.t.acks)
+	q.timer = time.AfterFunc(speculativeRead, q.speculate)
+	q.mu.Unlock()
+	q.ask(ask)
+}
+
+// quorumRead is the state of one readAsync.
+type quorumRead struct {
+	s           *Server
+	key         []byte
+	peers       []*peer.Client
+	start       int
+	versionOnly bool
+	done        func(Entry, bool, error)
+
+	mu       sync.Mutex
+	timer    *time.Timer  // guarded by mu
+	t        tally        // guarded by mu
+	answers  []readResult // guarded by mu
+	next     int          // guarded by mu: peers asked so far
+	pending  int          // guarded by mu: asked, not answered
+	finished bool         // guarded by mu
+}
+
+// launchLocked picks up to n more peers to ask (the caller asks them once
+// it has unlocked: an answer can come at once).
+func (q *quorumRead) launchLocked(n int) []*peer.Client {
+	var ps []*peer.Client
+	for ; n > 0 && q.next < len(q.peers); n-- {
+		ps = append(ps, q.peers[(q.start+q.next)%len(q.peers)])
+		q.next++
+		q.pending++
+	}
+	return ps
+}
+
+func (q *quorumRead) ask(ps []*peer.Client) {
+	for _, p := range ps {
+		q.s.fetchGo(p, q.key, q.versionOnly, q.answer)
+	}
+}
+
+func (q *quorumRead) answer(r readResult) {
+	q.mu.Lock()
+	if q.finished {
+		q.mu.Unlock()
+		return
+	}
+	q.pending--
+	q.t.add(r.ok)
+	var more []*peer.Client
+	if r.ok {
+		q.answers = append(q.answers, r)
+	} else {
+		more = q.launchLocked(1)
+	}
+	if q.t.reached() || q.pending == 0 {
+		q.finishLocked()
+		return
+	}
+	q.mu.Unlock()
+	q.ask(more)
+}
+
+// speculate asks one more peer when the others are slow.
+func (q *quorumRead) speculate() {
+	q.mu.Lock()
+	if q.finished {
+		q.mu.Unlock()
+		return
+	}
+	more := q.launchLocked(1)
+	if len(more) > 0 {
+		q.timer.Reset(speculativeRead)
+	}
+	q.mu.Unlock()
+	q.ask(more)
+}
+
+// finishLocked decides the read, unlocks q.mu and completes it: fetching
+// the value if the newest answer was a version only, repairing stale
+// replicas, calling done.
+func (q *quorumRead) finishLocked() {
+	q.finished = true
+	t, answers := q.t, q.answers
+	if q.timer != nil {
+		q.timer.Stop()
+	}
+	q.mu.Unlock()
+	s := q.s
+	if !t.reached() {
+		s.metrics.quorumFailures.Inc("read")
+		q.done(Entry{}, false, &QuorumError{Op: "read", Acks: t.acks, Need: t.need, Known: t.total})
+		return
+	}
+	newest := newestOf(answers)
+	if !newest.versionOnly {
+		q.complete(newest, answers)
+		return
+	}
+	s.fetchGo(newest.peer, q.key, false, func(full readResult) {
+		if !full.ok || !full.found || newest.entry.Version.Newer(full.entry.Version) {
+			s.metrics.quorumFailures.Inc("read")
+			q.done(Entry{}, false, &QuorumError{Op: "read", Acks: t.acks - 1, Need: t.need, Known: t.total})
+			return
+		}
+		q.complete(full, answers)
+	})
+}
+
+func (q *quorumRead) complete(newest readResult, answers []readResult) {
+	q.s.repair(q.key, newest, answers)
+	if newest.found {
+		q.s.clock.Observe(newest.entry.Version)
+	}
+	q.done(newest.entry, newest.found, nil)
 }
 
 // newestOf returns the answer with the highest version (found beats not

@@ -92,7 +92,10 @@ func (c *Conn) dispatch(args [][]byte) {
 	if cls != Read && cls != Write {
 		cls = Serial
 	}
-	if ah, ok := c.srv.handler.(AsyncHandler); ok && cls != Serial && ah.Async(args) {
+	idle := c.p.empty() && c.r.Buffered() == 0
+	if ah, ok := c.srv.handler.(AsyncHandler); ok && cls != Serial && !idle && ah.Async(args) {
+		// Pipelined: start it now beside the others. (Alone, it is
+		// cheaper to run it here and answer directly, below.)
 		c.dispatchAsync(ah, cls, args)
 		return
 	}

@@ -38,7 +38,9 @@ type Handler interface {
 // commands that wait for something (a write waiting for its fsync) without
 // holding a goroutine each. The server then starts every such command of a
 // pipeline at once, in order, from the connection's reader, and writes the
-// replies in command order as they complete.
+// replies in command order as they complete. A command that arrives alone
+// (nothing in flight, nothing pipelined behind it) runs with Exec on the
+// reader, which answers it directly: cheaper than a hand-off.
 type AsyncHandler interface {
 	// Async reports whether the command is to run with ExecAsync.
 	Async(args [][]byte) bool
