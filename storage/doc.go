@@ -63,6 +63,12 @@
 // hint, so one bad replica stalls neither reads nor writes. SCAN and
 // DBSIZE answer from the coordinator's replica alone.
 //
+// The coordinator's quorum writes and reads are callback state machines
+// (writeAsync, readAsync) rather than goroutines, and SET, GET, REPL.PUT and
+// REPL.DEL implement resp.AsyncHandler: every command of a pipeline starts
+// at once, so a pipeline's writes reach the committer together and share
+// one fsync on every replica.
+//
 // REPL.PUT key value version and REPL.DEL key version apply iff the version
 // is newer than the replica's (idempotent) and are never re-replicated.
 // REPL.PUT replies :1 if applied, :0 if the replica already held that or a
