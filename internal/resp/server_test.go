@@ -510,7 +510,7 @@ func TestListenErrors(t *testing.T) {
 func TestRedisCLI(t *testing.T) {
 	cli, err := exec.LookPath("redis-cli")
 	if err != nil {
-		t.Skip("redis-cli not installed")
+		t.Fatal("redis-cli not found: run `make deps` as root, or apt-get install redis-tools")
 	}
 	ts := startServer(t, newTestHandler(), Config{})
 	host, portStr, err := net.SplitHostPort(ts.addr())
