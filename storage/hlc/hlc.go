@@ -91,28 +91,41 @@ func (v Version) AppendText(dst []byte) []byte {
 // ParseVersion(b).String() == string(b) whenever it succeeds. Errors wrap
 // ErrInvalidVersion.
 func ParseVersion(b []byte) (Version, error) {
+	var v Version
+	err := ParseVersionInto(b, &v)
+	return v, err
+}
+
+// ParseVersionInto is ParseVersion into *v, keeping v.Node's string when
+// the node is unchanged: a stream of versions from one replica (a WAL) then
+// allocates nothing. On error *v is unspecified.
+func ParseVersionInto(b []byte, v *Version) error {
 	i := bytes.IndexByte(b, '.')
 	if i < 0 {
-		return Version{}, invalid(b, "want <wallms>.<logical>.<node>")
+		return invalid(b, "want <wallms>.<logical>.<node>")
 	}
 	j := bytes.IndexByte(b[i+1:], '.')
 	if j < 0 {
-		return Version{}, invalid(b, "want <wallms>.<logical>.<node>")
+		return invalid(b, "want <wallms>.<logical>.<node>")
 	}
 	j += i + 1
 	wall, ok := parseDecimal(b[:i], maxWallMillis)
 	if !ok {
-		return Version{}, invalid(b, "wall time: want decimal milliseconds below 2^48")
+		return invalid(b, "wall time: want decimal milliseconds below 2^48")
 	}
 	logical, ok := parseDecimal(b[i+1:j], math.MaxUint16)
 	if !ok {
-		return Version{}, invalid(b, "logical: want decimal at most 65535")
+		return invalid(b, "logical: want decimal at most 65535")
 	}
 	node := b[j+1:]
 	if !validNode(node) {
-		return Version{}, invalid(b, "node: want 1..64 bytes of [a-z0-9-]")
+		return invalid(b, "node: want 1..64 bytes of [a-z0-9-]")
 	}
-	return Version{Time: wall<<logicalBits | logical, Node: string(node)}, nil
+	if string(node) != v.Node {
+		v.Node = string(node)
+	}
+	v.Time = wall<<logicalBits | logical
+	return nil
 }
 
 func invalid(b []byte, reason string) error {

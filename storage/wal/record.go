@@ -224,51 +224,10 @@ func decodeBody(b []byte, r *Record) error {
 	return nil
 }
 
-// decodeVersion parses the text of an hlc.Version into v, exactly as
-// hlc.ParseVersion does, but keeps v.Node when the node is unchanged so that
-// a stream of records from one replica does not allocate a string each. (It
-// validates the kept node all the same: the caller may have put anything in
-// v.)
+// decodeVersion parses the text of an hlc.Version into v, reusing v.Node
+// when unchanged (see hlc.ParseVersionInto).
 func decodeVersion(b []byte, v *hlc.Version) bool {
-	i := bytes.IndexByte(b, '.')
-	if i < 0 {
-		return false
-	}
-	j := bytes.IndexByte(b[i+1:], '.')
-	if j < 0 {
-		return false
-	}
-	j += i + 1
-	wall, ok := parseDecimal(b[:i], 1<<48-1)
-	if !ok {
-		return false
-	}
-	logical, ok := parseDecimal(b[i+1:j], 1<<16-1)
-	if !ok {
-		return false
-	}
-	if node := b[j+1:]; string(node) != v.Node {
-		v.Node = string(node)
-	}
-	v.Time = wall<<16 | logical
-	return hlc.ValidNode(v.Node) == nil
-}
-
-// parseDecimal parses a canonical unsigned decimal (digits only, no leading
-// zeros except "0") that is at most max.
-func parseDecimal(b []byte, max uint64) (uint64, bool) {
-	if len(b) == 0 || (len(b) > 1 && b[0] == '0') {
-		return 0, false
-	}
-	var n uint64
-	for _, c := range b {
-		d := uint64(c - '0')
-		if d > 9 || n > (max-d)/10 {
-			return 0, false
-		}
-		n = n*10 + d
-	}
-	return n, true
+	return hlc.ParseVersionInto(b, v) == nil
 }
 
 // parseCRC parses the crc field: a space and 8 lowercase hex digits.
