@@ -105,6 +105,11 @@ func (p *pipeline) startAsync(cls Class) uint64 {
 func (p *pipeline) completeAsync(seq uint64, reply []byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.completeLocked(seq, reply)
+}
+
+// completeLocked records the reply of the running command seq.
+func (p *pipeline) completeLocked(seq uint64, reply []byte) {
 	p.slots[seq&p.maskLocked()] = slot{reply: reply, done: true}
 	p.running--
 	if p.running == 0 {
@@ -157,14 +162,7 @@ func (p *pipeline) start() (seq uint64, args [][]byte, ok, spawn bool) {
 func (p *pipeline) finish(seq uint64, reply []byte) (next uint64, args [][]byte, ok, spawn bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.slots[seq&p.maskLocked()] = slot{reply: reply, done: true}
-	p.running--
-	if p.running == 0 {
-		p.readerCV.Signal()
-	}
-	if seq == p.head.Load() {
-		p.writerCV.Signal()
-	}
+	p.completeLocked(seq, reply)
 	return p.takeLocked()
 }
 
