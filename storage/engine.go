@@ -306,22 +306,6 @@ func (e *Engine) ApplyFunc(m Mutation, done func(Result)) {
 	}
 }
 
-// ApplyAsync queues m and returns the channel its Result arrives on; see
-// Apply. It never blocks for long: when the queue is full it waits for room.
-func (e *Engine) ApplyAsync(m Mutation) <-chan Result {
-	done := make(chan Result, 1)
-	if err := m.validate(); err != nil {
-		done <- Result{Err: err}
-		return done
-	}
-	select {
-	case e.queue <- &op{m: m, done: done}:
-	case <-e.quit:
-		done <- Result{Err: ErrClosed}
-	}
-	return done
-}
-
 // Digest returns a copy of the anti-entropy digest: one hash per bucket of
 // every (key, version) held, tombstones included.
 func (e *Engine) Digest() [numBuckets]uint64 {
