@@ -122,15 +122,18 @@ func (s *stager) stagePurge(m *Mutation) (bool, error) {
 	return true, nil
 }
 
-// finish adds the engine's metadata at pos to the batch and writes it.
-func (s *stager) finish(e *Engine, pos position) error {
+// finish adds the engine's metadata (and the applied point pos, unless
+// nil: while a snapshot is replayed) to the batch and writes it.
+func (s *stager) finish(e *Engine, pos *position) error {
 	for b, x := range s.xor {
 		e.digest[b] ^= x
 		s.batch.Put(digestKey(b), u64(e.digest[b]))
 	}
 	e.live += s.live
 	e.maxTime = max(e.maxTime, s.maxTime)
-	s.batch.Put(metaApplied, pos.encode())
+	if pos != nil {
+		s.batch.Put(metaApplied, pos.encode())
+	}
 	s.batch.Put(metaCount, u64(uint64(e.live)))
 	s.batch.Put(metaClock, u64(e.maxTime))
 	if err := e.db.Write(&s.batch, nil); err != nil {
@@ -263,7 +266,7 @@ func (e *Engine) commitBatch(st *stager, batch []*op, walBuf []byte) ([]byte, er
 	if len(walBuf) == 0 && len(st.xor) == 0 && st.batch.Len() == 0 {
 		return walBuf, nil
 	}
-	return walBuf, st.finish(e, position{e.gen, e.wal.Size()})
+	return walBuf, st.finish(e, &position{e.gen, e.wal.Size()})
 }
 
 func (e *Engine) sync() error {

@@ -233,19 +233,12 @@ func (r *replayer) cut(s wal.Segment, offset int64, cause error) error {
 // replaying a snapshot: the point is set by the first log).
 func (r *replayer) flush(pos position) error {
 	st := r.st
-	if pos == (position{}) {
-		b, _ := r.e.db.Get(metaApplied, nil)
-		if p, ok := decodePosition(b); ok {
-			pos = p
-		}
+	var applied *position // none while replaying a snapshot
+	if pos != (position{}) {
+		applied = &pos
 	}
-	if err := st.finish(r.e, pos); err != nil {
+	if err := st.finish(r.e, applied); err != nil {
 		return err
-	}
-	if pos == (position{}) {
-		if err := r.e.db.Delete(metaApplied, nil); err != nil {
-			return fmt.Errorf("storage: write state: %w", err)
-		}
 	}
 	st.reset()
 	r.n = 0
