@@ -24,10 +24,21 @@ type command struct {
 	arity int
 	class resp.Class
 	run   func(s *Server, ctx context.Context, c *resp.Conn, args [][]byte) []byte
-	// async, if set, runs the command without holding a goroutine (see
-	// resp.AsyncHandler): replicated writes, so that a pipeline of them
-	// shares one fsync.
+	// async, if set instead of run, runs the command without holding a
+	// goroutine (see resp.AsyncHandler): quorum reads and writes and
+	// replicated writes, so that a pipeline of them starts at once and
+	// shares one fsync. Run alone, it is waited for.
 	async func(s *Server, args [][]byte, done func([]byte))
+}
+
+// execute runs c, waiting for it if it is asynchronous.
+func (c *command) execute(s *Server, ctx context.Context, conn *resp.Conn, args [][]byte) []byte {
+	if c.run != nil {
+		return c.run(s, ctx, conn, args)
+	}
+	reply := make(chan []byte, 1)
+	c.async(s, args, func(b []byte) { reply <- b })
+	return <-reply
 }
 
 // commandCounts are a server's calls of one command, by result.
@@ -38,17 +49,17 @@ var commands map[string]*command
 func init() {
 	commands = make(map[string]*command)
 	for _, c := range []*command{
-		{"get", 2, resp.Read, (*Server).cmdGet, (*Server).asyncGet},
+		{"get", 2, resp.Read, nil, (*Server).asyncGet},
 		{"mget", -2, resp.Read, (*Server).cmdMGet, nil},
 		{"exists", -2, resp.Read, (*Server).cmdExists, nil},
 		{"vget", 2, resp.Serial, (*Server).cmdVGet, nil},
 		{"vver", 2, resp.Serial, (*Server).cmdVVer, nil},
 		{"scan", -2, resp.Serial, (*Server).cmdScan, nil},
 		{"dbsize", 1, resp.Serial, (*Server).cmdDBSize, nil},
-		{"set", 3, resp.Write, (*Server).cmdSet, (*Server).asyncSet},
+		{"set", 3, resp.Write, nil, (*Server).asyncSet},
 		{"del", -2, resp.Write, (*Server).cmdDel, nil},
-		{"repl.put", 4, resp.Write, (*Server).cmdReplPut, (*Server).asyncRepl},
-		{"repl.del", 3, resp.Write, (*Server).cmdReplDel, (*Server).asyncRepl},
+		{"repl.put", 4, resp.Write, nil, (*Server).asyncRepl},
+		{"repl.del", 3, resp.Write, nil, (*Server).asyncRepl},
 		{"repl.digest", 1, resp.Serial, (*Server).cmdReplDigest, nil},
 		{"repl.bucket", 2, resp.Serial, (*Server).cmdReplBucket, nil},
 		{"peers", 1, resp.Serial, (*Server).cmdPeers, nil},
@@ -124,7 +135,7 @@ func (h *handler) Exec(ctx context.Context, conn *resp.Conn, args [][]byte) []by
 		counts.failed.Add(1)
 		return resp.ErrWrongArity(args[0])
 	}
-	reply := c.run(s, ctx, conn, args)
+	reply := c.execute(s, ctx, conn, args)
 	if len(reply) > 0 && reply[0] == '-' {
 		counts.failed.Add(1)
 	} else {
@@ -154,20 +165,6 @@ func (s *Server) checkValue(v []byte) []byte {
 		return resp.AppendError(nil, fmt.Sprintf("ERR value too large: %d bytes, max %d", len(v), s.cfg.MaxValue))
 	}
 	return nil
-}
-
-func (s *Server) cmdGet(ctx context.Context, _ *resp.Conn, args [][]byte) []byte {
-	if e := s.checkKey(args[1]); e != nil {
-		return e
-	}
-	ent, found, err := s.read(args[1])
-	if err != nil {
-		return errReply(err)
-	}
-	if !found || ent.Deleted {
-		return resp.AppendNull(nil)
-	}
-	return resp.AppendBulk(nil, ent.Value)
 }
 
 // asyncGet runs GET without holding a goroutine while the replicas answer.
@@ -271,20 +268,6 @@ func firstError(err error) error {
 		return j.Unwrap()[0]
 	}
 	return err
-}
-
-func (s *Server) cmdSet(ctx context.Context, _ *resp.Conn, args [][]byte) []byte {
-	if e := s.checkKey(args[1]); e != nil {
-		return e
-	}
-	if e := s.checkValue(args[2]); e != nil {
-		return e
-	}
-	m := Mutation{Key: args[1], Value: args[2], Version: s.clock.Now(), Origin: s.cfg.Region}
-	if _, err := s.write(m); err != nil {
-		return errReply(err)
-	}
-	return resp.AppendOK(nil)
 }
 
 // asyncSet runs SET without holding a goroutine while the replicas answer.
@@ -428,25 +411,6 @@ func (s *Server) asyncRepl(args [][]byte, done func([]byte)) {
 	}
 	s.clock.Observe(m.Version)
 	s.eng.ApplyFunc(m, func(r Result) { done(replReply(m, r)) })
-}
-
-// cmdReplPut: REPL.PUT key value version (normally run by asyncRepl).
-func (s *Server) cmdReplPut(ctx context.Context, _ *resp.Conn, args [][]byte) []byte {
-	return s.applyReplicated(ctx, args)
-}
-
-// cmdReplDel: REPL.DEL key version (normally run by asyncRepl).
-func (s *Server) cmdReplDel(ctx context.Context, _ *resp.Conn, args [][]byte) []byte {
-	return s.applyReplicated(ctx, args)
-}
-
-func (s *Server) applyReplicated(ctx context.Context, args [][]byte) []byte {
-	m, e := s.replMutation(args)
-	if e != nil {
-		return e
-	}
-	s.clock.Observe(m.Version)
-	return replReply(m, s.eng.Apply(ctx, m))
 }
 
 func (s *Server) cmdReplDigest(context.Context, *resp.Conn, [][]byte) []byte {
