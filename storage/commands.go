@@ -54,12 +54,15 @@ func init() {
 		{"exists", -2, resp.Read, (*Server).cmdExists, nil},
 		{"vget", 2, resp.Serial, (*Server).cmdVGet, nil},
 		{"vver", 2, resp.Serial, (*Server).cmdVVer, nil},
+		{"mvver", -2, resp.Serial, (*Server).cmdMVVer, nil},
 		{"scan", -2, resp.Serial, (*Server).cmdScan, nil},
 		{"dbsize", 1, resp.Serial, (*Server).cmdDBSize, nil},
 		{"set", 3, resp.Write, nil, (*Server).asyncSet},
 		{"del", -2, resp.Write, (*Server).cmdDel, nil},
 		{"repl.put", 4, resp.Write, nil, (*Server).asyncRepl},
 		{"repl.del", 3, resp.Write, nil, (*Server).asyncRepl},
+		{"repl.mput", -4, resp.Write, nil, (*Server).asyncReplMany},
+		{"repl.mdel", -3, resp.Write, nil, (*Server).asyncReplMany},
 		{"repl.digest", 1, resp.Serial, (*Server).cmdReplDigest, nil},
 		{"repl.bucket", 2, resp.Serial, (*Server).cmdReplBucket, nil},
 		{"peers", 1, resp.Serial, (*Server).cmdPeers, nil},
@@ -347,6 +350,26 @@ func (s *Server) cmdVVer(_ context.Context, _ *resp.Conn, args [][]byte) []byte 
 	return resp.AppendBulk(nil, ent.Version.AppendText(nil))
 }
 
+// cmdMVVer: VVER of many keys at once, an array of their replies (the
+// digest reads of many quorum GETs, merged by the coordinator).
+func (s *Server) cmdMVVer(_ context.Context, _ *resp.Conn, args [][]byte) []byte {
+	b := resp.AppendArray(nil, len(args)-1)
+	var v []byte
+	for _, k := range args[1:] {
+		ent, err := s.eng.Get(k)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			b = resp.AppendNull(b)
+		case err != nil:
+			b = append(b, errReply(err)...)
+		default:
+			v = ent.Version.AppendText(v[:0])
+			b = resp.AppendBulk(b, v)
+		}
+	}
+	return b
+}
+
 // parseReplVersion validates a replicated version: well-formed, of a known
 // region, and not too far in the future.
 func (s *Server) parseReplVersion(b []byte) (hlc.Version, []byte) {
@@ -361,17 +384,16 @@ func (s *Server) parseReplVersion(b []byte) (hlc.Version, []byte) {
 	return v, nil
 }
 
-// replMutation parses REPL.PUT key value version or REPL.DEL key version;
-// on bad input it returns the error reply.
-func (s *Server) replMutation(args [][]byte) (Mutation, []byte) {
-	del := len(args) == 3
+// replMutation parses the arguments of REPL.PUT (key value version) or
+// REPL.DEL (key version); on bad input it returns the error reply.
+func (s *Server) replMutation(args [][]byte, del bool) (Mutation, []byte) {
 	v, e := s.parseReplVersion(args[len(args)-1])
 	if e != nil {
 		return Mutation{}, e
 	}
-	m := Mutation{Key: args[1], Version: v, Origin: originOf(v), Delete: del}
+	m := Mutation{Key: args[0], Version: v, Origin: originOf(v), Delete: del}
 	if !del {
-		m.Value = args[2]
+		m.Value = args[1]
 	}
 	if e := s.checkKey(m.Key); e != nil {
 		return m, e
@@ -404,13 +426,54 @@ func boolInt(b bool) int {
 
 // asyncRepl runs REPL.PUT or REPL.DEL without holding a goroutine.
 func (s *Server) asyncRepl(args [][]byte, done func([]byte)) {
-	m, e := s.replMutation(args)
+	m, e := s.replMutation(args[1:], len(args) == 3)
 	if e != nil {
 		done(e)
 		return
 	}
 	s.clock.Observe(m.Version)
 	s.eng.ApplyFunc(m, func(r Result) { done(replReply(m, r)) })
+}
+
+// asyncReplMany runs REPL.MPUT key value version [key value version ...] or
+// REPL.MDEL key version [key version ...]: many REPL.PUT or REPL.DEL, merged
+// by the coordinator (see peer.Client.GoMerged). The reply is an array of
+// each item's REPL.PUT or REPL.DEL reply, in order; a bad item gets its
+// error in its place and leaves the others alone.
+func (s *Server) asyncReplMany(args [][]byte, done func([]byte)) {
+	del := len(args[0]) == len("repl.mdel") && args[0][6]|0x20 == 'd'
+	per := 3
+	if del {
+		per = 2
+	}
+	if (len(args)-1)%per != 0 {
+		done(resp.ErrWrongArity(args[0]))
+		return
+	}
+	n := (len(args) - 1) / per
+	replies := make([][]byte, n)
+	var left atomic.Int64
+	left.Store(int64(n))
+	answer := func(i int, reply []byte) {
+		replies[i] = reply
+		if left.Add(-1) > 0 {
+			return
+		}
+		b := resp.AppendArray(nil, n)
+		for _, r := range replies {
+			b = append(b, r...)
+		}
+		done(b)
+	}
+	for i := range n {
+		m, e := s.replMutation(args[1+i*per:1+(i+1)*per], del)
+		if e != nil {
+			answer(i, e)
+			continue
+		}
+		s.clock.Observe(m.Version)
+		s.eng.ApplyFunc(m, func(r Result) { answer(i, replReply(m, r)) })
+	}
 }
 
 func (s *Server) cmdReplDigest(context.Context, *resp.Conn, [][]byte) []byte {

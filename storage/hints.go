@@ -182,7 +182,7 @@ func (s *Server) handOff(ctx context.Context, p *peer.Client, key []byte) bool {
 	m := Mutation{Key: key, Value: e.Value, Version: e.Version, Origin: e.Origin, Delete: e.Deleted}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QuorumTimeout)
 	defer cancel()
-	_, err = p.Do(ctx, replArgs(m)...)
+	_, err = p.Do(ctx, replArgs(m, false)...)
 	if err == nil {
 		s.metrics.handoffs.Inc()
 	}

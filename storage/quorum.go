@@ -88,7 +88,7 @@ func (s *Server) writeAsync(m Mutation, done func(wasLive bool, err error)) {
 		return
 	}
 	q.timer = time.AfterFunc(s.cfg.QuorumTimeout, q.expire)
-	args := replArgs(m)
+	args := replArgs(m, true)
 	for _, p := range peers {
 		s.replicate(p, m.Key, args, func(r ackResult) { q.add(r, false) })
 	}
@@ -154,23 +154,37 @@ func (q *quorumWrite) finishLocked() {
 	q.done(t.wasLive, nil)
 }
 
-// replArgs is the replication command of m.
-func replArgs(m Mutation) [][]byte {
+// replArgs is the replication command of m: REPL.PUT or REPL.DEL, or with
+// merged, REPL.MPUT or REPL.MDEL for peer.Client.GoMerged.
+func replArgs(m Mutation, merged bool) [][]byte {
 	v := m.Version.AppendText(nil)
-	if m.Delete {
+	switch {
+	case m.Delete && merged:
+		return [][]byte{cmdReplMDel, m.Key, v}
+	case m.Delete:
 		return [][]byte{[]byte("REPL.DEL"), m.Key, v}
+	case merged:
+		return [][]byte{cmdReplMPut, m.Key, m.Value, v}
 	}
 	return [][]byte{[]byte("REPL.PUT"), m.Key, m.Value, v}
 }
 
-// replicate sends one replication command to a peer and calls done with
-// the outcome (from the peer client's goroutine: done must not block). On
-// failure it leaves a hint, so that the peer gets the key when it is back.
+var (
+	cmdReplMPut = []byte("REPL.MPUT")
+	cmdReplMDel = []byte("REPL.MDEL")
+	cmdMVVer    = []byte("MVVER")
+	cmdVGet     = []byte("VGET")
+)
+
+// replicate sends one replication command (replArgs, merged) to a peer and
+// calls done with the outcome (from the peer client's goroutine: done must
+// not block). On failure it leaves a hint, so that the peer gets the key
+// when it is back.
 // The peer client's I/O timeout (QuorumTimeout) bounds the call.
 func (s *Server) replicate(p *peer.Client, key []byte, args [][]byte, done func(ackResult)) {
 	start := time.Now()
-	isDel := string(args[0]) == "REPL.DEL"
-	p.Go(func(reply peer.Reply, err error) {
+	isDel := len(args) == 3
+	p.GoMerged(func(reply peer.Reply, err error) {
 		if err != nil {
 			s.hints.add(p.Addr(), key)
 			var re *peer.ReplyError
@@ -378,14 +392,15 @@ func (s *Server) fetch(ctx context.Context, p *peer.Client, key []byte) readResu
 	return s.readReply(p, reply, err, false)
 }
 
-// fetchGo asks a peer for key's entry (VGET) or only its version (VVER, a
-// digest read) and calls done with the answer; see peer.Client.Go.
+// fetchGo asks a peer for key's entry (VGET) or only its version (MVVER,
+// merged VVER: a digest read) and calls done with the answer; see peer.Client.Go.
 func (s *Server) fetchGo(p *peer.Client, key []byte, versionOnly bool, done func(readResult)) {
-	cmd := "VGET"
+	cb := func(reply peer.Reply, err error) { done(s.readReply(p, reply, err, versionOnly)) }
 	if versionOnly {
-		cmd = "VVER"
+		p.GoMerged(cb, cmdMVVer, key)
+		return
 	}
-	p.Go(func(reply peer.Reply, err error) { done(s.readReply(p, reply, err, versionOnly)) }, []byte(cmd), key)
+	p.Go(cb, cmdVGet, key)
 }
 
 // readReply decodes a peer's answer to VGET or VVER.
@@ -454,6 +469,6 @@ func (s *Server) repair(key []byte, newest readResult, answers []readResult) {
 			go s.eng.Apply(context.Background(), m)
 			continue
 		}
-		s.replicate(a.peer, key, replArgs(m), func(ackResult) {})
+		s.replicate(a.peer, key, replArgs(m, true), func(ackResult) {})
 	}
 }

@@ -1,7 +1,9 @@
 package peer
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"runtime"
 
 	"github.com/redis/go-redis/v9"
@@ -10,9 +12,10 @@ import (
 // request is one queued command. The caller that queues it waits on done,
 // which has room for the one result a worker sends.
 type request struct {
-	args [][]byte
-	done chan result
-	cb   func(Reply, error) // set by Go: called instead of sending on done
+	args  [][]byte
+	done  chan result
+	cb    func(Reply, error) // set by Go: called instead of sending on done
+	merge bool               // set by GoMerged
 }
 
 // deliver hands r its result: to the callback of Go, or to the caller of Do.
@@ -22,7 +25,7 @@ func (c *Client) deliver(r *request, res result) {
 		return
 	}
 	cb := r.cb
-	r.cb = nil
+	r.cb, r.merge = nil, false
 	c.putRequest(r)
 	cb(res.reply, res.err)
 }
@@ -71,6 +74,8 @@ type pipeline struct {
 	batch   []*request
 	args    []any
 	cmds    []*redis.RawCmd
+	groups  []int // per cmd: how many requests of batch it carries
+	merged  []bool
 	results []result
 }
 
@@ -80,6 +85,7 @@ func (p *pipeline) reset() {
 	clear(p.cmds)
 	clear(p.results)
 	p.batch, p.args, p.cmds, p.results = p.batch[:0], p.args[:0], p.cmds[:0], p.results[:0]
+	p.groups, p.merged = p.groups[:0], p.merged[:0]
 }
 
 // run sends p's batch to the peer as one pipeline and answers every
@@ -104,29 +110,45 @@ func (c *Client) run(p *pipeline) {
 }
 
 // exec sends the batch on g as one pipeline and sets one result per
-// request. It returns the first transport error, or nil.
+// request. Consecutive GoMerged requests with the same command name go as
+// one command. It returns the first transport error, or nil.
 func (p *pipeline) exec(ctx context.Context, g *generation) error {
 	if p.gen != g {
 		p.gen, p.pipe = g, g.rdb.Pipeline()
 	}
-	for _, r := range p.batch {
+	for i := 0; i < len(p.batch); {
+		r := p.batch[i]
+		j := i + 1
+		for r.merge && j < len(p.batch) && p.batch[j].merge && bytes.Equal(p.batch[j].args[0], r.args[0]) {
+			j++
+		}
 		start := len(p.args)
-		for _, a := range r.args {
-			p.args = append(p.args, a) // go-redis writes []byte as a bulk string
+		p.args = append(p.args, r.args[0]) // go-redis writes []byte as a bulk string
+		for _, q := range p.batch[i:j] {
+			for _, a := range q.args[1:] {
+				p.args = append(p.args, a)
+			}
 		}
 		cmd := redis.NewRawCmd(ctx, p.args[start:len(p.args):len(p.args)]...)
 		_ = p.pipe.Process(ctx, cmd) // only queues; errors are per command
 		p.cmds = append(p.cmds, cmd)
+		p.groups = append(p.groups, j-i)
+		p.merged = append(p.merged, r.merge)
+		i = j
 	}
 	_, _ = p.pipe.Exec(ctx)
 
 	var failure error
-	for _, cmd := range p.cmds {
+	for i, cmd := range p.cmds {
 		raw, err := cmd.Result()
 		if err != nil && failure == nil {
 			failure = err
 		}
-		p.results = append(p.results, toResult(raw, err))
+		if !p.merged[i] {
+			p.results = append(p.results, toResult(raw, err))
+			continue
+		}
+		p.results = appendSplit(p.results, raw, err, p.groups[i])
 	}
 	return failure
 }
@@ -141,4 +163,50 @@ func toResult(raw []byte, transportErr error) result {
 		err = unavailable(err) // garbled reply: this command only
 	}
 	return result{reply: reply, err: err}
+}
+
+// appendSplit appends the results of the n items of one merged command:
+// the elements of its array reply, or its error for every item.
+func appendSplit(results []result, raw []byte, transportErr error, n int) []result {
+	var whole result
+	switch {
+	case transportErr != nil || len(raw) > 0 && raw[0] == '-':
+		whole = toResult(raw, transportErr)
+	default:
+		if items := splitArray(raw, n); items != nil {
+			return append(results, items...)
+		}
+		whole.err = unavailable(fmt.Errorf("%w: want an array of %d replies to a merged command", errProtocol, n))
+	}
+	for range n {
+		results = append(results, whole)
+	}
+	return results
+}
+
+// splitArray decodes raw, an array of n replies, into a result per element
+// (an error element as *ReplyError). It returns nil if raw is not that.
+func splitArray(raw []byte, n int) []result {
+	line, b, err := readLine(raw)
+	if err != nil || line[0] != '*' {
+		return nil
+	}
+	if m, err := parseLen(line[1:]); err != nil || m != n {
+		return nil
+	}
+	items := make([]result, n)
+	for i := range items {
+		var el decoded
+		if el, b, err = decode(b); err != nil {
+			return nil
+		}
+		items[i] = result{reply: el.Reply}
+		if el.err != nil {
+			items[i] = result{err: el.err}
+		}
+	}
+	if len(b) != 0 {
+		return nil
+	}
+	return items
 }

@@ -123,6 +123,22 @@ func (c *Client) Do(ctx context.Context, args ...[]byte) (Reply, error) {
 // peer is not keeping up). Go never blocks; done must not block either. It
 // saves the caller a goroutine per command when it fans out to peers.
 func (c *Client) Go(done func(Reply, error), args ...[]byte) {
+	c.goRequest(done, false, args)
+}
+
+// GoMerged queues one item of a batch command, like Go. The items that a
+// worker takes together, one after another, with the same command name
+// (args[0]) go to the peer as one command: the name, then every item's
+// other arguments in order. The peer must answer it with an array of one
+// reply per item, in order; each item's done gets its own element (an
+// error element as *ReplyError). An error reply to the whole command goes
+// to every item. Merging saves the per-command cost on both sides, which
+// dominates small commands such as replicated writes and digest reads.
+func (c *Client) GoMerged(done func(Reply, error), args ...[]byte) {
+	c.goRequest(done, true, args)
+}
+
+func (c *Client) goRequest(done func(Reply, error), merge bool, args [][]byte) {
 	if len(args) == 0 {
 		done(Reply{}, errEmptyCommand)
 		return
@@ -138,13 +154,13 @@ func (c *Client) Go(done func(Reply, error), args ...[]byte) {
 		return
 	}
 	r := c.reqs.Get().(*request)
-	r.args, r.cb = args, done
+	r.args, r.cb, r.merge = args, done, merge
 	select {
 	case c.queue <- r: // Close waits for sendMu, and workers drain the queue until then
 	default:
 		// The peer is not keeping up (hung, or overloaded): fail at once
 		// rather than stall the caller, who fans out to several peers.
-		r.args, r.cb = nil, nil
+		r.args, r.cb, r.merge = nil, nil, false
 		c.reqs.Put(r)
 		done(Reply{}, unavailable(errQueueFull))
 	}

@@ -48,6 +48,16 @@ func BenchmarkParserSet16KiB(b *testing.B) {
 	benchmarkParser(b, frame("SET", "key:000000000042", strings.Repeat("x", 16<<10)))
 }
 
+// BenchmarkParserManyArgs: a frame larger than the read buffer with many
+// small arguments (a merged REPL.MPUT, an MSET) is read in linear time.
+func BenchmarkParserManyArgs(b *testing.B) {
+	args := []string{"REPL.MPUT"}
+	for range 1000 {
+		args = append(args, "key:000000000042", strings.Repeat("x", 256), "1700000000000.0.sfo-10600")
+	}
+	benchmarkParser(b, frame(args...))
+}
+
 // benchHandler answers PING (Serial) and GET (Read) with constants.
 type benchHandler struct{}
 

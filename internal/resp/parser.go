@@ -168,7 +168,7 @@ func (p *Parser) readFrame() ([][]byte, error) {
 			p.spans = spans
 		}
 	}()
-	for range count {
+	for i := range count {
 		c, err := p.r.ReadByte()
 		if err != nil {
 			return nil, unexpected(err)
@@ -185,7 +185,7 @@ func (p *Parser) readFrame() ([][]byte, error) {
 			return nil, err
 		}
 		off := len(data)
-		if data, err = p.readBulk(data, n); err != nil {
+		if data, err = p.readBulk(data, n, i == count-1); err != nil {
 			return nil, err
 		}
 		spans = append(spans, span{off, n})
@@ -198,11 +198,12 @@ func (p *Parser) readFrame() ([][]byte, error) {
 }
 
 // readBulk appends n bytes of bulk data to dst and consumes the \r\n after
-// them, growing dst by at most bulkChunk beyond what has arrived.
-func (p *Parser) readBulk(dst []byte, n int) ([]byte, error) {
+// them, growing dst by at most bulkChunk beyond what has arrived (last: no
+// bulk string follows, so dst need not grow beyond this one).
+func (p *Parser) readBulk(dst []byte, n int, last bool) ([]byte, error) {
 	for need, ahead := n+2, firstBulkChunk; need > 0; ahead = bulkChunk {
 		step := min(need, ahead)
-		dst = grow(dst, step, need)
+		dst = grow(dst, step, need, last)
 		got, err := io.ReadFull(p.r, dst[len(dst):len(dst)+step])
 		dst = dst[:len(dst)+got]
 		if err != nil {
@@ -219,9 +220,10 @@ func (p *Parser) readBulk(dst []byte, n int) ([]byte, error) {
 var crlf = []byte("\r\n")
 
 // grow returns b with room for n more bytes. It grows geometrically, as
-// append does, but never by more than want bytes (the rest of the bulk
-// data, which has yet to arrive).
-func grow(b []byte, n, want int) []byte {
+// append does, so that a frame of many bulk strings is copied a few times,
+// not once per string; for the last one (final), never by more than want
+// bytes (the rest of its data, which has yet to arrive).
+func grow(b []byte, n, want int, final bool) []byte {
 	if cap(b)-len(b) >= n {
 		return b
 	}
@@ -229,7 +231,10 @@ func grow(b []byte, n, want int) []byte {
 	if cap(b) < 256<<10 {
 		size = 2 * cap(b)
 	}
-	size = min(max(size, len(b)+n), len(b)+want)
+	if final {
+		size = min(size, len(b)+want)
+	}
+	size = max(size, len(b)+n)
 	nb := make([]byte, len(b), size)
 	copy(nb, b)
 	return nb
