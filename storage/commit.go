@@ -35,6 +35,7 @@ func (o *op) reply(r Result) {
 // engine's counters are kept aside until the batch is written.
 type stager struct {
 	db       *leveldb.DB
+	cache    *rowCache // nil: none
 	batch    leveldb.Batch
 	pending  map[string]*Entry // nil: the key is absent
 	xor      map[int]uint64    // digest bucket -> hash delta
@@ -44,8 +45,8 @@ type stager struct {
 	valueBuf []byte
 }
 
-func newStager(db *leveldb.DB) *stager {
-	return &stager{db: db, pending: make(map[string]*Entry), xor: make(map[int]uint64)}
+func newStager(db *leveldb.DB, cache *rowCache) *stager {
+	return &stager{db: db, cache: cache, pending: make(map[string]*Entry), xor: make(map[int]uint64)}
 }
 
 func (s *stager) reset() {
@@ -60,6 +61,13 @@ func (s *stager) reset() {
 func (s *stager) current(key []byte) (*Entry, error) {
 	if e, ok := s.pending[string(key)]; ok {
 		return e, nil
+	}
+	if s.cache != nil {
+		// The committer is the cache's only writer: a miss cannot race
+		// with a write, so no stamp is needed.
+		if e, _ := s.cache.get(key); e != nil {
+			return e, nil
+		}
 	}
 	s.keyBuf = dataKey(s.keyBuf[:0], key)
 	b, err := s.db.Get(s.keyBuf, nil)
@@ -139,6 +147,11 @@ func (s *stager) finish(e *Engine, pos *position) error {
 	if err := e.db.Write(&s.batch, nil); err != nil {
 		return fmt.Errorf("storage: write state: %w", err)
 	}
+	if s.cache != nil {
+		for k, ent := range s.pending {
+			s.cache.set(k, ent)
+		}
+	}
 	return nil
 }
 
@@ -157,7 +170,7 @@ func (e *Engine) commitLoop() {
 		defer t.Stop()
 		tick = t.C
 	}
-	st := newStager(e.db)
+	st := newStager(e.db, e.cache)
 	batch := make([]*op, 0, e.cfg.MaxBatch)
 	var walBuf []byte
 	var failed error

@@ -64,7 +64,10 @@ type Config struct {
 	// clock into the future. Default 1m.
 	MaxClockSkew time.Duration
 	// PeerConns is the number of persistent, pipelined connections to
-	// each peer replica. Default 2.
+	// each peer replica. Default 1: a connection carries one batch at a
+	// time, and the writes that queue meanwhile go in the next, merged
+	// (see peer.Client.GoMerged), so a peer fsyncs once per batch; more
+	// connections mean smaller batches and more fsyncs for the same load.
 	PeerConns int
 	// Engine settings; Engine.Dir is derived from DataDir and Port.
 	Engine EngineConfig
@@ -112,7 +115,7 @@ func (c *Config) fillDefaults() {
 		c.HintWindow = 3 * time.Hour
 	}
 	if c.PeerConns == 0 {
-		c.PeerConns = 2
+		c.PeerConns = 1
 	}
 	if c.MaxClockSkew == 0 {
 		c.MaxClockSkew = time.Minute

@@ -60,6 +60,9 @@ func (d Durability) String() string {
 	return [...]string{"always", "interval", "never"}[d]
 }
 
+// DefaultCacheBytes is the default bound of the row cache.
+const DefaultCacheBytes = 64 << 20
+
 // EngineConfig configures one replica's on-disk state.
 type EngineConfig struct {
 	// Dir holds the WAL generations, snapshots and the goleveldb state
@@ -77,6 +80,10 @@ type EngineConfig struct {
 	TombstoneGrace time.Duration
 	// MaxBatch is the most writes committed by one fsync. Zero is 1024.
 	MaxBatch int
+	// CacheBytes bounds the row cache, which keeps recently written and
+	// read entries in memory in front of goleveldb. Zero is 64 MiB;
+	// negative turns the cache off.
+	CacheBytes int64
 	// Now is the clock for tombstone ages; nil is time.Now.
 	Now func() time.Time
 	// Logger; nil discards.
@@ -97,6 +104,9 @@ func (c *EngineConfig) fillDefaults() {
 	}
 	if c.MaxBatch == 0 {
 		c.MaxBatch = 1024
+	}
+	if c.CacheBytes == 0 {
+		c.CacheBytes = DefaultCacheBytes
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -124,9 +134,10 @@ func (c *EngineConfig) validate() error {
 // one fsync per batch, then applies them to goleveldb; reads go straight to
 // goleveldb, so they never see a write that is not yet durable.
 type Engine struct {
-	cfg EngineConfig
-	log *slog.Logger
-	db  *leveldb.DB
+	cfg   EngineConfig
+	log   *slog.Logger
+	db    *leveldb.DB
+	cache *rowCache // nil: none
 
 	queue   chan *op
 	quit    chan struct{}
@@ -173,6 +184,7 @@ func Open(cfg EngineConfig) (*Engine, error) {
 		queue: make(chan *op, 4*cfg.MaxBatch),
 		quit:  make(chan struct{}),
 		done:  make(chan struct{}),
+		cache: newRowCache(cfg.CacheBytes),
 	}
 	db, err := openDB(filepath.Join(cfg.Dir, "state"), cfg.Logger)
 	if err != nil {
@@ -217,8 +229,24 @@ func openDB(path string, log *slog.Logger) (*leveldb.DB, error) {
 }
 
 // Get returns the entry of key: a value, or a tombstone (Deleted), or
-// ErrNotFound if the replica holds neither. Value is a copy.
+// ErrNotFound if the replica holds neither. Value must not be modified.
 func (e *Engine) Get(key []byte) (Entry, error) {
+	if e.cache == nil {
+		return e.getState(key)
+	}
+	cached, stamp := e.cache.get(key)
+	if cached != nil {
+		return *cached, nil
+	}
+	ent, err := e.getState(key)
+	if err == nil {
+		e.cache.fill(key, ent, stamp)
+	}
+	return ent, err
+}
+
+// getState reads key's entry from goleveldb.
+func (e *Engine) getState(key []byte) (Entry, error) {
 	b, err := e.db.Get(dataKey(nil, key), nil)
 	if errors.Is(err, leveldb.ErrNotFound) {
 		return Entry{}, ErrNotFound

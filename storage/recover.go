@@ -45,7 +45,7 @@ func (e *Engine) recover() error {
 	if err != nil {
 		return err
 	}
-	st := newStager(e.db)
+	st := newStager(e.db, e.cache)
 	r := &replayer{e: e, st: st, started: start, lastReport: start}
 	if !applied && len(segs) > 0 {
 		// A new or rebuilt state database: start from the newest snapshot.

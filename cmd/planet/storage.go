@@ -40,10 +40,11 @@ func storageCommand() *cli.Command {
 					&cli.StringFlag{Name: "durability", Value: "always", EnvVars: []string{"STORAGE_DURABILITY"}, Usage: "always (fsync before reply), interval or never"},
 					&cli.StringFlag{Name: "sync-interval", Value: "100ms", EnvVars: []string{"STORAGE_SYNC_INTERVAL"}, Usage: "fsync period of --durability interval"},
 					&cli.StringFlag{Name: "max-value", Value: strconv.Itoa(storage.DefaultMaxValue), EnvVars: []string{"STORAGE_MAX_VALUE"}, Usage: "largest value, bytes"},
+					&cli.StringFlag{Name: "cache-bytes", Value: strconv.Itoa(storage.DefaultCacheBytes), EnvVars: []string{"STORAGE_CACHE_BYTES"}, Usage: "row cache size, bytes (0: off)"},
 					&cli.StringFlag{Name: "compact-bytes", Value: strconv.Itoa(64 << 20), EnvVars: []string{"STORAGE_COMPACT_BYTES"}, Usage: "WAL size that starts a new generation with a snapshot"},
 					&cli.StringFlag{Name: "tombstone-grace", Value: "240h", EnvVars: []string{"STORAGE_TOMBSTONE_GRACE"}, Usage: "how long tombstones are kept"},
 					&cli.StringFlag{Name: "quorum-timeout", Value: "2s", EnvVars: []string{"STORAGE_QUORUM_TIMEOUT"}, Usage: "bound of a quorum write or read"},
-					&cli.StringFlag{Name: "peer-conns", Value: "2", EnvVars: []string{"STORAGE_PEER_CONNS"}, Usage: "pipelined connections to each peer replica"},
+					&cli.StringFlag{Name: "peer-conns", Value: "1", EnvVars: []string{"STORAGE_PEER_CONNS"}, Usage: "pipelined connections to each peer replica"},
 					&cli.StringFlag{Name: "anti-entropy-interval", Value: "10s", EnvVars: []string{"STORAGE_ANTI_ENTROPY_INTERVAL"}, Usage: "digest comparison period with each peer"},
 				},
 				Action: storageServe,
@@ -130,6 +131,14 @@ func storageConfig(c *cli.Context) (storage.Config, error) {
 		return cfg, err
 	}
 	cfg.Engine.CompactBytes = int64(compact)
+	cache, err := intVar(c, "cache-bytes", "STORAGE_CACHE_BYTES", 0, 1<<40)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Engine.CacheBytes = int64(cache)
+	if cache == 0 {
+		cfg.Engine.CacheBytes = -1 // off
+	}
 	if cfg.Engine.TombstoneGrace, err = durationVar(c, "tombstone-grace", "STORAGE_TOMBSTONE_GRACE", time.Second, 10*365*24*time.Hour); err != nil {
 		return cfg, err
 	}

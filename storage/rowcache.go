@@ -1,0 +1,128 @@
+package storage
+
+import (
+	"hash/maphash"
+	"sync"
+)
+
+// rowCache keeps entries of recently written and read keys in memory, in
+// front of goleveldb (Cassandra's row cache): a hit costs a map lookup
+// instead of a goleveldb read, for quorum reads, digest reads and the
+// committer's "newer version wins" check alike.
+//
+// It never holds an entry that differs from goleveldb's: the committer, the
+// only writer, updates it after every batch it writes, and a reader that
+// missed fills it only if no write touched the key's shard since the reader
+// looked (the shard's write stamp). It is bounded by bytes; a full shard
+// evicts entries at random, as Redis's allkeys-random does.
+type rowCache struct {
+	seed     maphash.Seed
+	shards   [cacheShards]cacheShard
+	maxBytes int64 // per shard
+}
+
+const cacheShards = 64
+
+type cacheShard struct {
+	mu      sync.RWMutex
+	entries map[string]*Entry // immutable once stored
+	bytes   int64
+	stamp   uint64 // bumped by every write through the cache
+	_       [32]byte
+}
+
+// entryOverhead approximates the memory of a cached entry beyond its key
+// and value: the map slot, the Entry, the version's node and origin.
+const entryOverhead = 128
+
+// newRowCache returns a cache of about maxBytes, or nil (no cache) if
+// maxBytes is not positive.
+func newRowCache(maxBytes int64) *rowCache {
+	if maxBytes <= 0 {
+		return nil
+	}
+	c := &rowCache{seed: maphash.MakeSeed(), maxBytes: max(maxBytes/cacheShards, 1)}
+	for i := range c.shards {
+		c.shards[i].entries = make(map[string]*Entry)
+	}
+	return c
+}
+
+func (c *rowCache) shard(key []byte) *cacheShard {
+	return &c.shards[maphash.Bytes(c.seed, key)%cacheShards]
+}
+
+func (c *rowCache) shardOf(key string) *cacheShard {
+	return &c.shards[maphash.String(c.seed, key)%cacheShards]
+}
+
+// get returns key's cached entry, or on a miss the shard's stamp to pass to
+// fill.
+func (c *rowCache) get(key []byte) (*Entry, uint64) {
+	sh := c.shard(key)
+	sh.mu.RLock()
+	e, stamp := sh.entries[string(key)], sh.stamp
+	sh.mu.RUnlock()
+	return e, stamp
+}
+
+// fill caches e, read from goleveldb after get missed with stamp, unless a
+// write went through the shard since.
+func (c *rowCache) fill(key []byte, e Entry, stamp uint64) {
+	sh := c.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.stamp != stamp {
+		return
+	}
+	if _, ok := sh.entries[string(key)]; ok {
+		return
+	}
+	c.storeLocked(sh, string(key), cloneEntry(e))
+}
+
+// set records what the committer wrote for key: e, or nothing (nil: the key
+// was purged).
+func (c *rowCache) set(key string, e *Entry) {
+	sh := c.shardOf(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.stamp++
+	if old, ok := sh.entries[key]; ok {
+		sh.bytes -= entrySize(key, old)
+		delete(sh.entries, key)
+	}
+	if e != nil {
+		c.storeLocked(sh, key, cloneEntry(*e))
+	}
+}
+
+func (c *rowCache) storeLocked(sh *cacheShard, key string, e *Entry) {
+	size := entrySize(key, e)
+	if size > c.maxBytes {
+		return
+	}
+	if sh.bytes+size > c.maxBytes {
+		for k, old := range sh.entries {
+			sh.bytes -= entrySize(k, old)
+			delete(sh.entries, k)
+			if sh.bytes+size <= c.maxBytes {
+				break
+			}
+		}
+	}
+	sh.entries[key] = e
+	sh.bytes += size
+}
+
+func entrySize(key string, e *Entry) int64 {
+	return int64(len(key) + len(e.Value) + entryOverhead)
+}
+
+// cloneEntry copies e's value, which may alias a buffer its owner reuses.
+func cloneEntry(e Entry) *Entry {
+	if e.Value != nil {
+		e.Value = append([]byte(nil), e.Value...)
+	}
+	return &e
+}
