@@ -65,7 +65,11 @@ func (s *stager) current(key []byte) (*Entry, error) {
 	if s.cache != nil {
 		// The committer is the cache's only writer: a miss cannot race
 		// with a write, so no stamp is needed.
-		if e, _ := s.cache.get(key); e != nil {
+		switch e, _ := s.cache.get(key); e {
+		case absent:
+			return nil, nil
+		case nil:
+		default:
 			return e, nil
 		}
 	}

@@ -235,12 +235,18 @@ func (e *Engine) Get(key []byte) (Entry, error) {
 		return e.getState(key)
 	}
 	cached, stamp := e.cache.get(key)
-	if cached != nil {
+	switch {
+	case cached == absent:
+		return Entry{}, ErrNotFound
+	case cached != nil:
 		return *cached, nil
 	}
 	ent, err := e.getState(key)
-	if err == nil {
-		e.cache.fill(key, ent, stamp)
+	switch {
+	case err == nil:
+		e.cache.fill(key, &ent, stamp)
+	case errors.Is(err, ErrNotFound):
+		e.cache.fill(key, absent, stamp)
 	}
 	return ent, err
 }

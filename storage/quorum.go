@@ -87,7 +87,7 @@ func (s *Server) writeAsync(m Mutation, done func(wasLive bool, err error)) {
 		done(false, &QuorumError{Op: "write", Need: q.t.need, Known: q.t.total})
 		return
 	}
-	q.timer = time.AfterFunc(s.cfg.QuorumTimeout, q.expire)
+	s.writeDeadlines.add(q, &q.deadline)
 	args := replArgs(m, true)
 	for _, p := range peers {
 		s.replicate(p, m.Key, args, func(r ackResult) { q.add(r, false) })
@@ -102,9 +102,9 @@ func (s *Server) writeAsync(m Mutation, done func(wasLive bool, err error)) {
 
 // quorumWrite is the state of one writeAsync: the outcomes so far.
 type quorumWrite struct {
-	s     *Server
-	timer *time.Timer
-	done  func(wasLive bool, err error)
+	s        *Server
+	deadline uint64 // in s.writeDeadlines
+	done     func(wasLive bool, err error)
 
 	mu        sync.Mutex
 	t         tally // guarded by mu
@@ -145,7 +145,7 @@ func (q *quorumWrite) finishLocked() {
 	q.finished = true
 	t := q.t
 	q.mu.Unlock()
-	q.timer.Stop()
+	q.s.writeDeadlines.drop(q.deadline)
 	if !t.reached() {
 		q.s.metrics.quorumFailures.Inc("write")
 		q.done(false, &QuorumError{Op: "write", Acks: t.acks, Need: t.need, Known: t.total})
@@ -257,7 +257,7 @@ func (s *Server) readAsync(key []byte, done func(Entry, bool, error)) {
 		return
 	}
 	ask := q.launchLocked(q.t.need - q.t.acks)
-	q.timer = time.AfterFunc(speculativeRead, q.speculate)
+	q.waitLocked()
 	q.mu.Unlock()
 	q.ask(ask)
 }
@@ -272,7 +272,8 @@ type quorumRead struct {
 	done        func(Entry, bool, error)
 
 	mu       sync.Mutex
-	timer    *time.Timer  // guarded by mu
+	deadline uint64       // guarded by mu: in s.readDeadlines, if waiting
+	waiting  bool         // guarded by mu
 	t        tally        // guarded by mu
 	answers  []readResult // guarded by mu
 	next     int          // guarded by mu: peers asked so far
@@ -320,19 +321,27 @@ func (q *quorumRead) answer(r readResult) {
 	q.ask(more)
 }
 
-// speculate asks one more peer when the others are slow.
-func (q *quorumRead) speculate() {
+// expire asks one more peer when the others are slow (speculativeRead
+// passed).
+func (q *quorumRead) expire() {
 	q.mu.Lock()
+	q.waiting = false
 	if q.finished {
 		q.mu.Unlock()
 		return
 	}
 	more := q.launchLocked(1)
 	if len(more) > 0 {
-		q.timer.Reset(speculativeRead)
+		q.waitLocked()
 	}
 	q.mu.Unlock()
 	q.ask(more)
+}
+
+// waitLocked starts the wait for speculativeRead.
+func (q *quorumRead) waitLocked() {
+	q.s.readDeadlines.add(q, &q.deadline)
+	q.waiting = true
 }
 
 // finishLocked decides the read, unlocks q.mu and completes it: fetching
@@ -341,8 +350,8 @@ func (q *quorumRead) speculate() {
 func (q *quorumRead) finishLocked() {
 	q.finished = true
 	t, answers := q.t, q.answers
-	if q.timer != nil {
-		q.timer.Stop()
+	if q.waiting {
+		q.s.readDeadlines.drop(q.deadline)
 	}
 	q.mu.Unlock()
 	s := q.s

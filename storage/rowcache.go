@@ -31,6 +31,10 @@ type cacheShard struct {
 	_       [32]byte
 }
 
+// absent is the cached entry of a key the replica holds nothing for (a
+// negative entry), so that reads of missing keys hit the cache too.
+var absent = &Entry{}
+
 // entryOverhead approximates the memory of a cached entry beyond its key
 // and value: the map slot, the Entry, the version's node and origin.
 const entryOverhead = 128
@@ -56,8 +60,8 @@ func (c *rowCache) shardOf(key string) *cacheShard {
 	return &c.shards[maphash.String(c.seed, key)%cacheShards]
 }
 
-// get returns key's cached entry, or on a miss the shard's stamp to pass to
-// fill.
+// get returns key's cached entry (absent if the replica holds nothing for
+// it), or on a miss nil and the shard's stamp to pass to fill.
 func (c *rowCache) get(key []byte) (*Entry, uint64) {
 	sh := c.shard(key)
 	sh.mu.RLock()
@@ -66,9 +70,9 @@ func (c *rowCache) get(key []byte) (*Entry, uint64) {
 	return e, stamp
 }
 
-// fill caches e, read from goleveldb after get missed with stamp, unless a
-// write went through the shard since.
-func (c *rowCache) fill(key []byte, e Entry, stamp uint64) {
+// fill caches e (absent: nothing), read from goleveldb after get missed
+// with stamp, unless a write went through the shard since.
+func (c *rowCache) fill(key []byte, e *Entry, stamp uint64) {
 	sh := c.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -78,11 +82,14 @@ func (c *rowCache) fill(key []byte, e Entry, stamp uint64) {
 	if _, ok := sh.entries[string(key)]; ok {
 		return
 	}
-	c.storeLocked(sh, string(key), cloneEntry(e))
+	if e != absent {
+		e = cloneEntry(*e)
+	}
+	c.storeLocked(sh, string(key), e)
 }
 
 // set records what the committer wrote for key: e, or nothing (nil: the key
-// was purged).
+// was purged; it is then cached as absent).
 func (c *rowCache) set(key string, e *Entry) {
 	sh := c.shardOf(key)
 	sh.mu.Lock()
@@ -92,9 +99,11 @@ func (c *rowCache) set(key string, e *Entry) {
 		sh.bytes -= entrySize(key, old)
 		delete(sh.entries, key)
 	}
-	if e != nil {
-		c.storeLocked(sh, key, cloneEntry(*e))
+	if e == nil {
+		c.storeLocked(sh, key, absent)
+		return
 	}
+	c.storeLocked(sh, key, cloneEntry(*e))
 }
 
 func (c *rowCache) storeLocked(sh *cacheShard, key string, e *Entry) {

@@ -31,18 +31,18 @@ func TestRowCacheFillLosesToWrite(t *testing.T) {
 	if e, _ := c.get(key); e != nil {
 		t.Fatal("k was not evicted; the test needs a smaller cache")
 	}
-	c.fill(key, Entry{Value: []byte("old"), Version: ver(1, "sfo-1")}, stamp)
+	c.fill(key, &Entry{Value: []byte("old"), Version: ver(1, "sfo-1")}, stamp)
 	if e, _ := c.get(key); e != nil {
 		t.Fatalf("cached %q, filled after a write to its shard", e.Value)
 	}
 	_, stamp = c.get(key)
-	c.fill(key, Entry{Value: []byte("new"), Version: ver(2, "sfo-1")}, stamp)
+	c.fill(key, &Entry{Value: []byte("new"), Version: ver(2, "sfo-1")}, stamp)
 	if e, _ := c.get(key); e == nil || string(e.Value) != "new" {
 		t.Fatalf("cached %+v, want the entry filled", e)
 	}
 	c.set("k", nil)
-	if e, _ := c.get(key); e != nil {
-		t.Fatalf("cached %+v after a purge, want nothing", e)
+	if e, _ := c.get(key); e != absent {
+		t.Fatalf("cached %+v after a purge, want absent", e)
 	}
 }
 

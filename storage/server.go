@@ -36,6 +36,9 @@ type Server struct {
 	hints   *hints
 	metrics *serverMetrics
 	started time.Time
+
+	writeDeadlines *deadlines // QuorumTimeout of quorum writes
+	readDeadlines  *deadlines // speculative retries of quorum reads
 }
 
 // New validates cfg, binds the RESP and admin ports and opens (recovering)
@@ -45,7 +48,8 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, started: cfg.Now()}
+	s := &Server{cfg: cfg, started: cfg.Now(),
+		writeDeadlines: newDeadlines(cfg.QuorumTimeout), readDeadlines: newDeadlines(speculativeRead)}
 	port := max(cfg.Port, 0)
 	ln, err := resp.Listen(resp.Config{
 		Addr:    hostPort(cfg.BindHost, port),
@@ -125,6 +129,14 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	// The deadlines of quorum operations outlive the RESP server, which
+	// waits for its commands when it stops.
+	dctx, stopDeadlines := context.WithCancel(context.Background())
+	var dwg sync.WaitGroup
+	dwg.Go(func() { s.writeDeadlines.run(dctx) })
+	dwg.Go(func() { s.readDeadlines.run(dctx) })
+	defer dwg.Wait()
+	defer stopDeadlines()
 	mux := http.NewServeMux()
 	admin.Handle(mux, s.health, s.metrics.reg)
 	if os.Getenv("PLANET_PPROF") != "" {
