@@ -147,6 +147,9 @@ func (h *handler) Exec(ctx context.Context, conn *resp.Conn, args [][]byte) []by
 	return reply
 }
 
+// okReply is +OK; replies are never modified once made.
+var okReply = resp.AppendOK(nil)
+
 // errReply is the RESP error reply of err.
 func errReply(err error) []byte {
 	var qe *QuorumError
@@ -289,7 +292,7 @@ func (s *Server) asyncSet(args [][]byte, done func([]byte)) {
 			done(errReply(err))
 			return
 		}
-		done(resp.AppendOK(nil))
+		done(okReply)
 	})
 }
 

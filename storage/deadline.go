@@ -36,7 +36,10 @@ func newDeadlines(delay time.Duration) *deadlines {
 }
 
 // add starts op's wait and stores its sequence number, for drop, in *seq
-// (before run can expire it).
+// (before run can expire it). With seq nil, op is never dropped: it stays
+// referenced until its deadline, and its expire must ignore a deadline
+// that comes after it finished (cheaper for operations that are short
+// and many, such as reads).
 func (d *deadlines) add(op expirer, seq *uint64) {
 	at := time.Since(d.base) + d.delay
 	d.mu.Lock()
@@ -45,7 +48,9 @@ func (d *deadlines) add(op expirer, seq *uint64) {
 	}
 	wasEmpty := d.head == d.tail
 	d.ring[d.tail&uint64(len(d.ring)-1)] = deadlineSlot{at: at, op: op}
-	*seq = d.tail
+	if seq != nil {
+		*seq = d.tail
+	}
 	d.tail++
 	d.mu.Unlock()
 	if wasEmpty {

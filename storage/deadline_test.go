@@ -87,9 +87,8 @@ func TestDeadlinesIdle(t *testing.T) {
 	defer wg.Wait()
 	defer cancel()
 	log := &expiryLog{}
-	var seq uint64
 	for round := range 3 {
-		d.add(&testExpirer{id: round, log: log}, &seq)
+		d.add(&testExpirer{id: round, log: log}, nil)
 		planettest.WaitFor(t, 5*time.Second, "the operation to expire", func() bool {
 			log.mu.Lock()
 			defer log.mu.Unlock()

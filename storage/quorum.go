@@ -90,7 +90,7 @@ func (s *Server) writeAsync(m Mutation, done func(wasLive bool, err error)) {
 	s.writeDeadlines.add(q, &q.deadline)
 	args := replArgs(m, true)
 	for _, p := range peers {
-		s.replicate(p, m.Key, args, func(r ackResult) { q.add(r, false) })
+		s.replicate(p, m.Key, args, q)
 	}
 	s.eng.ApplyFunc(m, func(r Result) {
 		if r.Err != nil {
@@ -157,7 +157,7 @@ func (q *quorumWrite) finishLocked() {
 // replArgs is the replication command of m: REPL.PUT or REPL.DEL, or with
 // merged, REPL.MPUT or REPL.MDEL for peer.Client.GoMerged.
 func replArgs(m Mutation, merged bool) [][]byte {
-	v := m.Version.AppendText(nil)
+	v := m.Version.AppendText(make([]byte, 0, 32+len(m.Version.Node)))
 	switch {
 	case m.Delete && merged:
 		return [][]byte{cmdReplMDel, m.Key, v}
@@ -177,11 +177,10 @@ var (
 )
 
 // replicate sends one replication command (replArgs, merged) to a peer and
-// calls done with the outcome (from the peer client's goroutine: done must
-// not block). On failure it leaves a hint, so that the peer gets the key
-// when it is back.
+// adds the outcome to q (nil: none; from the peer client's goroutine). On
+// failure it leaves a hint, so that the peer gets the key when it is back.
 // The peer client's I/O timeout (QuorumTimeout) bounds the call.
-func (s *Server) replicate(p *peer.Client, key []byte, args [][]byte, done func(ackResult)) {
+func (s *Server) replicate(p *peer.Client, key []byte, args [][]byte, q *quorumWrite) {
 	start := time.Now()
 	isDel := len(args) == 3
 	p.GoMerged(func(reply peer.Reply, err error) {
@@ -191,11 +190,15 @@ func (s *Server) replicate(p *peer.Client, key []byte, args [][]byte, done func(
 			if errors.As(err, &re) {
 				s.log.Warn("storage: replica refused a write", "peer", p.Addr(), "err", err)
 			}
-			done(ackResult{})
+			if q != nil {
+				q.add(ackResult{}, false)
+			}
 			return
 		}
 		s.metrics.replication.Observe(time.Since(start).Seconds())
-		done(ackResult{ok: true, wasLive: isDel && reply.Kind == peer.KindInt && reply.Int == 1})
+		if q != nil {
+			q.add(ackResult{ok: true, wasLive: isDel && reply.Kind == peer.KindInt && reply.Int == 1}, false)
+		}
 	}, args...)
 }
 
@@ -247,6 +250,7 @@ func (s *Server) readAsync(key []byte, done func(Entry, bool, error)) {
 	peers, start := s.clients()
 	q := &quorumRead{s: s, key: key, peers: peers, start: start, versionOnly: localRes.ok, done: done,
 		t: tally{need: s.cfg.R, total: 1 + len(peers)}}
+	q.answers = q.answerBuf[:0]
 	q.t.add(localRes.ok)
 	if localRes.ok {
 		q.answers = append(q.answers, localRes)
@@ -256,7 +260,8 @@ func (s *Server) readAsync(key []byte, done func(Entry, bool, error)) {
 		q.finishLocked()
 		return
 	}
-	ask := q.launchLocked(q.t.need - q.t.acks)
+	var buf [4]*peer.Client
+	ask := q.launchLocked(q.t.need-q.t.acks, buf[:0])
 	q.waitLocked()
 	q.mu.Unlock()
 	q.ask(ask)
@@ -271,20 +276,18 @@ type quorumRead struct {
 	versionOnly bool
 	done        func(Entry, bool, error)
 
-	mu       sync.Mutex
-	deadline uint64       // guarded by mu: in s.readDeadlines, if waiting
-	waiting  bool         // guarded by mu
-	t        tally        // guarded by mu
-	answers  []readResult // guarded by mu
+	mu        sync.Mutex
+	t         tally        // guarded by mu
+	answers   []readResult // guarded by mu
+	answerBuf [3]readResult
 	next     int          // guarded by mu: peers asked so far
 	pending  int          // guarded by mu: asked, not answered
 	finished bool         // guarded by mu
 }
 
-// launchLocked picks up to n more peers to ask (the caller asks them once
-// it has unlocked: an answer can come at once).
-func (q *quorumRead) launchLocked(n int) []*peer.Client {
-	var ps []*peer.Client
+// launchLocked appends up to n more peers to ask to ps (the caller asks
+// them once it has unlocked: an answer can come at once).
+func (q *quorumRead) launchLocked(n int, ps []*peer.Client) []*peer.Client {
 	for ; n > 0 && q.next < len(q.peers); n-- {
 		ps = append(ps, q.peers[(q.start+q.next)%len(q.peers)])
 		q.next++
@@ -295,7 +298,12 @@ func (q *quorumRead) launchLocked(n int) []*peer.Client {
 
 func (q *quorumRead) ask(ps []*peer.Client) {
 	for _, p := range ps {
-		q.s.fetchGo(p, q.key, q.versionOnly, q.answer)
+		cb := func(reply peer.Reply, err error) { q.answer(q.s.readReply(p, reply, err, q.versionOnly)) }
+		if q.versionOnly {
+			p.GoMerged(cb, cmdMVVer, q.key)
+		} else {
+			p.Go(cb, cmdVGet, q.key)
+		}
 	}
 }
 
@@ -307,11 +315,12 @@ func (q *quorumRead) answer(r readResult) {
 	}
 	q.pending--
 	q.t.add(r.ok)
-	var more []*peer.Client
+	var buf [1]*peer.Client
+	more := buf[:0]
 	if r.ok {
 		q.answers = append(q.answers, r)
 	} else {
-		more = q.launchLocked(1)
+		more = q.launchLocked(1, more)
 	}
 	if q.t.reached() || q.pending == 0 {
 		q.finishLocked()
@@ -322,15 +331,16 @@ func (q *quorumRead) answer(r readResult) {
 }
 
 // expire asks one more peer when the others are slow (speculativeRead
-// passed).
+// passed). It may come after the read finished: reads do not drop their
+// deadline.
 func (q *quorumRead) expire() {
 	q.mu.Lock()
-	q.waiting = false
 	if q.finished {
 		q.mu.Unlock()
 		return
 	}
-	more := q.launchLocked(1)
+	var buf [1]*peer.Client
+	more := q.launchLocked(1, buf[:0])
 	if len(more) > 0 {
 		q.waitLocked()
 	}
@@ -339,10 +349,7 @@ func (q *quorumRead) expire() {
 }
 
 // waitLocked starts the wait for speculativeRead.
-func (q *quorumRead) waitLocked() {
-	q.s.readDeadlines.add(q, &q.deadline)
-	q.waiting = true
-}
+func (q *quorumRead) waitLocked() { q.s.readDeadlines.add(q, nil) }
 
 // finishLocked decides the read, unlocks q.mu and completes it: fetching
 // the value if the newest answer was a version only, repairing stale
@@ -350,9 +357,6 @@ func (q *quorumRead) waitLocked() {
 func (q *quorumRead) finishLocked() {
 	q.finished = true
 	t, answers := q.t, q.answers
-	if q.waiting {
-		q.s.readDeadlines.drop(q.deadline)
-	}
 	q.mu.Unlock()
 	s := q.s
 	if !t.reached() {
@@ -365,6 +369,13 @@ func (q *quorumRead) finishLocked() {
 		q.complete(newest, answers)
 		return
 	}
+	q.fetchNewest(t, newest, answers)
+}
+
+// fetchNewest gets the value of the newest answer, a version only, from the
+// peer that gave it, and completes the read.
+func (q *quorumRead) fetchNewest(t tally, newest readResult, answers []readResult) {
+	s := q.s
 	s.fetchGo(newest.peer, q.key, false, func(full readResult) {
 		if !full.ok || !full.found || newest.entry.Version.Newer(full.entry.Version) {
 			s.metrics.quorumFailures.Inc("read")
@@ -478,6 +489,6 @@ func (s *Server) repair(key []byte, newest readResult, answers []readResult) {
 			go s.eng.Apply(context.Background(), m)
 			continue
 		}
-		s.replicate(a.peer, key, replArgs(m, true), func(ackResult) {})
+		s.replicate(a.peer, key, replArgs(m, true), nil)
 	}
 }

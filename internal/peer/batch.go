@@ -12,10 +12,11 @@ import (
 // request is one queued command. The caller that queues it waits on done,
 // which has room for the one result a worker sends.
 type request struct {
-	args  [][]byte
-	done  chan result
-	cb    func(Reply, error) // set by Go: called instead of sending on done
-	merge bool               // set by GoMerged
+	args   [][]byte
+	argBuf [4][]byte // holds args of Go and GoMerged, when they fit
+	done   chan result
+	cb     func(Reply, error) // set by Go: called instead of sending on done
+	merge  bool               // set by GoMerged
 }
 
 // deliver hands r its result: to the callback of Go, or to the caller of Do.
@@ -72,6 +73,7 @@ type pipeline struct {
 	gen     *generation     // that pipe belongs to
 	pipe    redis.Pipeliner // empty between batches
 	batch   []*request
+	boxes   []rawArg // what args points to
 	args    []any
 	cmds    []*redis.RawCmd
 	groups  []int // per cmd: how many requests of batch it carries
@@ -82,9 +84,10 @@ type pipeline struct {
 func (p *pipeline) reset() {
 	clear(p.batch)
 	clear(p.args)
+	clear(p.boxes)
 	clear(p.cmds)
 	clear(p.results)
-	p.batch, p.args, p.cmds, p.results = p.batch[:0], p.args[:0], p.cmds[:0], p.results[:0]
+	p.batch, p.boxes, p.args, p.cmds, p.results = p.batch[:0], p.boxes[:0], p.args[:0], p.cmds[:0], p.results[:0]
 	p.groups, p.merged = p.groups[:0], p.merged[:0]
 }
 
@@ -116,6 +119,17 @@ func (p *pipeline) exec(ctx context.Context, g *generation) error {
 	if p.gen != g {
 		p.gen, p.pipe = g, g.rdb.Pipeline()
 	}
+	n := 0
+	for _, r := range p.batch {
+		n += len(r.args)
+	}
+	if cap(p.boxes) < n {
+		p.boxes = make([]rawArg, 0, n+n/4)
+	}
+	box := func(b []byte) any {
+		p.boxes = append(p.boxes, rawArg{b})
+		return &p.boxes[len(p.boxes)-1]
+	}
 	for i := 0; i < len(p.batch); {
 		r := p.batch[i]
 		j := i + 1
@@ -123,10 +137,10 @@ func (p *pipeline) exec(ctx context.Context, g *generation) error {
 			j++
 		}
 		start := len(p.args)
-		p.args = append(p.args, r.args[0]) // go-redis writes []byte as a bulk string
+		p.args = append(p.args, box(r.args[0]))
 		for _, q := range p.batch[i:j] {
 			for _, a := range q.args[1:] {
-				p.args = append(p.args, a)
+				p.args = append(p.args, box(a))
 			}
 		}
 		cmd := redis.NewRawCmd(ctx, p.args[start:len(p.args):len(p.args)]...)
@@ -210,3 +224,10 @@ func splitArray(raw []byte, n int) []result {
 	}
 	return items
 }
+
+// rawArg is a command argument for go-redis, which writes an
+// encoding.BinaryMarshaler as a bulk string. A pointer to one goes into an
+// interface without the allocation that boxing a []byte costs.
+type rawArg struct{ b []byte }
+
+func (a *rawArg) MarshalBinary() ([]byte, error) { return a.b, nil }

@@ -154,20 +154,23 @@ func (c *Client) goRequest(done func(Reply, error), merge bool, args [][]byte) {
 		return
 	}
 	r := c.reqs.Get().(*request)
-	r.args, r.cb, r.merge = args, done, merge
+	// Copied, so that the caller's variadic slice need not escape.
+	r.args = append(r.argBuf[:0], args...)
+	r.cb, r.merge = done, merge
 	select {
 	case c.queue <- r: // Close waits for sendMu, and workers drain the queue until then
 	default:
 		// The peer is not keeping up (hung, or overloaded): fail at once
 		// rather than stall the caller, who fans out to several peers.
-		r.args, r.cb, r.merge = nil, nil, false
-		c.reqs.Put(r)
+		r.cb, r.merge = nil, false
+		c.putRequest(r)
 		done(Reply{}, unavailable(errQueueFull))
 	}
 }
 
 func (c *Client) putRequest(r *request) {
 	r.args = nil
+	clear(r.argBuf[:])
 	c.reqs.Put(r)
 }
 
