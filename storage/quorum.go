@@ -280,9 +280,9 @@ type quorumRead struct {
 	t         tally        // guarded by mu
 	answers   []readResult // guarded by mu
 	answerBuf [3]readResult
-	next     int          // guarded by mu: peers asked so far
-	pending  int          // guarded by mu: asked, not answered
-	finished bool         // guarded by mu
+	next      int  // guarded by mu: peers asked so far
+	pending   int  // guarded by mu: asked, not answered
+	finished  bool // guarded by mu
 }
 
 // launchLocked appends up to n more peers to ask to ps (the caller asks
