@@ -21,10 +21,11 @@ func (e *Engine) rotate() error {
 			return err
 		}
 	}
-	w, err := wal.OpenWriter(filepath.Join(e.cfg.Dir, wal.LogName(next)))
+	w, err := wal.OpenWriter(filepath.Join(e.cfg.Dir, wal.LogName(next)), 0)
 	if err != nil {
 		return fmt.Errorf("storage: start WAL generation %d: %w", next, err)
 	}
+	w.Prealloc = walPrealloc
 	// Everything in the old generation is applied: this is the state as
 	// of the start of the new one.
 	snap, err := e.db.GetSnapshot()

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/syndtr/goleveldb/leveldb"
 
 	"planet/internal/planettest"
 	"planet/storage/hlc"
@@ -154,6 +157,8 @@ func TestRecoveryCutsTornTail(t *testing.T) {
 		{"torn record", "VPUT torn=half"},
 		{"bad checksum", "VPUT k1=evil@1.0.sfo-1 sfo 00000000\n"},
 		{"garbage", "\x00\x01\x02garbage\n"},
+		{"padding", strings.Repeat("\x00", 5000)},
+		{"torn record over padding", "VPUT torn=half" + strings.Repeat("\x00", 5000)},
 	} {
 		t.Run(tail.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -188,6 +193,57 @@ func TestRecoveryCutsTornTail(t *testing.T) {
 			want(t, e, "after", "ok")
 		})
 	}
+}
+
+// TestRecoveryAppliedPointInPadding: after a machine crash under
+// durability "never", the state database may record an applied point past
+// the records that reached the disk, in the WAL's padding. Recovery must
+// replay the whole log and append after its records, not after the
+// applied point (which would leave a gap of zeros that hides every later
+// record).
+func TestRecoveryAppliedPointInPadding(t *testing.T) {
+	dir := t.TempDir()
+	e := openTest(t, EngineConfig{Dir: dir, Durability: DurabilityNever})
+	for i := range 10 {
+		put(t, e, fmt.Sprint("k", i), "before", ver(uint64(i+1), "sfo-1"))
+	}
+	e.Close()
+	path := logPath(t, dir)
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := info.Size()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(make([]byte, 8192)) // padding, as a crash leaves it
+	f.Close()
+	db, err := leveldb.OpenFile(filepath.Join(dir, "state"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen := uint64(1)
+	if err := db.Put(metaApplied, position{gen, end + 100}.encode(), nil); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	e = openTest(t, EngineConfig{Dir: dir, Durability: DurabilityNever})
+	for i := range 10 {
+		want(t, e, fmt.Sprint("k", i), "before")
+	}
+	put(t, e, "after", "ok", ver(100, "sfo-1"))
+	e.Close()
+	if err := os.RemoveAll(filepath.Join(dir, "state")); err != nil {
+		t.Fatal(err)
+	}
+	e = openTest(t, EngineConfig{Dir: dir}) // the WAL alone must hold everything
+	for i := range 10 {
+		want(t, e, fmt.Sprint("k", i), "before")
+	}
+	want(t, e, "after", "ok")
 }
 
 func TestCompactionAndRecovery(t *testing.T) {

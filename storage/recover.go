@@ -52,7 +52,7 @@ func (e *Engine) recover() error {
 		e.log.Warn("storage: no applied point in the state database; rebuilding it from the WAL")
 		from = position{gen: 1}
 		if snapshot != nil {
-			if err := r.replay(*snapshot, 0, false); err != nil {
+			if _, err := r.replay(*snapshot, 0, false); err != nil {
 				return err
 			}
 			from = position{gen: snapshot.Gen}
@@ -61,6 +61,7 @@ func (e *Engine) recover() error {
 		}
 	}
 	e.gen = max(from.gen, 1)
+	end := int64(0) // where the records of the log of e.gen end
 	for _, s := range logs {
 		if s.Gen < from.gen {
 			continue
@@ -69,14 +70,20 @@ func (e *Engine) recover() error {
 		if s.Gen == from.gen {
 			offset = from.offset
 		}
-		if offset > s.Size {
+		if ok, err := recordEnd(s, offset); err != nil {
+			return err
+		} else if !ok {
 			// The state database was written ahead of an fsync that a
-			// machine crash then lost: continue from what the log holds.
-			e.log.Warn("storage: applied point is past the end of the WAL; continuing from its end",
+			// machine crash then lost (durability interval or never):
+			// the applied point is past the records the log holds, in
+			// its padding or beyond its end. Replaying the whole log is
+			// safe: a version already applied is not applied again.
+			e.log.Warn("storage: applied point is past the records of the WAL; replaying all of it",
 				"path", s.Path, "applied", offset, "size", s.Size)
-			offset = s.Size
+			offset = 0
 		}
-		if err := r.replay(s, offset, true); err != nil {
+		var err error
+		if end, err = r.replay(s, offset, true); err != nil {
 			return err
 		}
 		e.gen = s.Gen
@@ -84,10 +91,11 @@ func (e *Engine) recover() error {
 	if len(logs) > 0 && from.gen > logs[len(logs)-1].Gen {
 		e.log.Warn("storage: applied point is past every WAL generation", "generation", from.gen)
 	}
-	w, err := wal.OpenWriter(filepath.Join(e.cfg.Dir, wal.LogName(e.gen)))
+	w, err := wal.OpenWriter(filepath.Join(e.cfg.Dir, wal.LogName(e.gen)), end)
 	if err != nil {
 		return fmt.Errorf("storage: open WAL: %w", err)
 	}
+	w.Prealloc = walPrealloc
 	e.wal = w
 	if err := r.flush(position{e.gen, w.Size()}); err != nil {
 		return err
@@ -167,17 +175,43 @@ type replayer struct {
 	lastReport time.Time
 }
 
-// replay applies the records of one segment from offset. In a log, a torn
-// or corrupt tail is cut off at the last good record; in a snapshot (which
-// is written atomically) corruption is an error.
-func (r *replayer) replay(s wal.Segment, offset int64, isLog bool) error {
+// walPrealloc is how far the WAL writer keeps padding ahead of its records
+// (see wal.Writer.Prealloc).
+const walPrealloc = 1 << 20
+
+// recordEnd reports whether offset is where a record of log s ends (or 0):
+// the byte before it is a record's '\n', not padding or past the file.
+func recordEnd(s wal.Segment, offset int64) (bool, error) {
+	if offset == 0 {
+		return true, nil
+	}
+	if offset > s.Size {
+		return false, nil
+	}
 	f, err := os.Open(s.Path)
 	if err != nil {
-		return fmt.Errorf("storage: %w", err)
+		return false, fmt.Errorf("storage: %w", err)
+	}
+	defer f.Close()
+	var b [1]byte
+	if _, err := f.ReadAt(b[:], offset-1); err != nil {
+		return false, fmt.Errorf("storage: %w", err)
+	}
+	return b[0] == '\n', nil
+}
+
+// replay applies the records of one segment from offset and returns where
+// they end. In a log, a torn or corrupt tail is cut off at the last good
+// record; in a snapshot (which is written atomically) corruption is an
+// error.
+func (r *replayer) replay(s wal.Segment, offset int64, isLog bool) (int64, error) {
+	f, err := os.Open(s.Path)
+	if err != nil {
+		return 0, fmt.Errorf("storage: %w", err)
 	}
 	defer f.Close()
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		return fmt.Errorf("storage: %w", err)
+		return 0, fmt.Errorf("storage: %w", err)
 	}
 	rd := wal.NewReader(f, offset)
 	var rec wal.Record
@@ -188,13 +222,13 @@ func (r *replayer) replay(s wal.Segment, offset int64, isLog bool) error {
 		}
 		if err != nil {
 			if !isLog {
-				return fmt.Errorf("storage: snapshot %s: %w", s.Path, err)
+				return 0, fmt.Errorf("storage: snapshot %s: %w", s.Path, err)
 			}
-			return r.cut(s, rd.Offset(), err)
+			return rd.Offset(), r.cut(s, rd.Offset(), err)
 		}
 		m := Mutation{Key: rec.Key, Value: rec.Value, Version: rec.Version, Origin: rec.Origin, Delete: rec.Op == wal.Del}
 		if _, _, err := r.st.stage(&m); err != nil {
-			return err
+			return 0, err
 		}
 		// The stager keeps the slices: the reader reuses its buffers.
 		rec.Key, rec.Value = nil, nil
@@ -206,14 +240,41 @@ func (r *replayer) replay(s wal.Segment, offset int64, isLog bool) error {
 				pos = position{}
 			}
 			if err := r.flush(pos); err != nil {
-				return err
+				return 0, err
 			}
 		}
 	}
-	if isLog {
-		return r.flush(position{s.Gen, rd.Offset()})
+	if !isLog {
+		return rd.Offset(), nil
 	}
-	return nil
+	if err := r.checkPadding(s, f, rd.Offset()); err != nil {
+		return 0, err
+	}
+	return rd.Offset(), r.flush(position{s.Gen, rd.Offset()})
+}
+
+// checkPadding warns if the log s has anything but padding after its
+// records end: a zeroed block in the middle of the log, which makes the
+// records after it unreadable. The writer cuts them off like a corrupt tail.
+func (r *replayer) checkPadding(s wal.Segment, f *os.File, end int64) error {
+	buf := make([]byte, 64<<10)
+	for off := end; ; {
+		n, err := f.ReadAt(buf, off)
+		for i, b := range buf[:n] {
+			if b != 0 {
+				r.e.log.Warn("storage: WAL has data after zero bytes; the records after them are lost",
+					"path", s.Path, "records_end", end, "data_at", off+int64(i), "dropped_bytes", s.Size-end)
+				return nil
+			}
+		}
+		off += int64(n)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("storage: %w", err)
+		}
+	}
 }
 
 // cut truncates a log at the end of its last good record.

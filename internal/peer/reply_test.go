@@ -92,6 +92,29 @@ func FuzzParseReply(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
+		// The split of a merged command's reply agrees with the parse of
+		// the whole: an array of n elements, each one's reply or error.
+		for _, n := range []int{0, 1, 2, 3} {
+			items := splitArray(raw, n)
+			whole, werr := parseReply(raw)
+			var replyErr *ReplyError
+			if items == nil {
+				if werr == nil && whole.Kind == KindArray && len(whole.Array) == n {
+					t.Fatalf("splitArray(%q, %d) failed on an array of %d", raw, n, n)
+				}
+				continue
+			}
+			if werr != nil && !errors.As(werr, &replyErr) {
+				t.Fatalf("splitArray(%q, %d) split what parseReply rejects: %v", raw, n, werr)
+			}
+			if werr == nil {
+				for i, it := range items {
+					if it.err != nil || !reflect.DeepEqual(it.reply, whole.Array[i]) {
+						t.Fatalf("item %d = %+v, want %+v", i, it, whole.Array[i])
+					}
+				}
+			}
+		}
 		got, err := parseReply(raw)
 		if err != nil {
 			var replyErr *ReplyError

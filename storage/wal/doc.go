@@ -74,4 +74,21 @@
 // larger generation knows the log it was reading will not grow any more.
 // Files with other names (such as leftover "*.tmp" files) are not part of the
 // log.
+//
+// # Padding
+//
+// A log may end in padding: NUL bytes (%x00) that the writer put ahead of
+// its records so that fdatasync writes data only, not the metadata of a
+// growing file (see Writer.Prealloc). In full:
+//
+//	log      = *record [torn] *%x00
+//	torn     = 1*( %x01-09 / %x0B-FF )  ; a record cut short by a crash
+//
+// A NUL byte never appears in a record (it is always escaped), so the first
+// NUL where a record would start ends the records written so far, like the
+// end of the file: a reader stops there (io.EOF), and a NUL inside a line
+// means a torn write (io.ErrUnexpectedEOF). The writer later overwrites the
+// padding with records, so a reader that stopped at padding and wants what
+// was appended since opens a new Reader at Offset(). Snapshots have no
+// padding.
 package wal

@@ -2,6 +2,7 @@ package wal
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,7 @@ type Reader struct {
 	off     int64         // file offset just past the last good record
 	partial []byte        // start of the current line, when it did not come in one piece
 	err     *CorruptError // sticky
+	padded  error         // io.EOF or io.ErrUnexpectedEOF once padding was met; sticky
 }
 
 // NewReader returns a Reader of r, whose first byte is at file offset offset
@@ -46,10 +48,11 @@ func (r *Reader) Offset() int64 { return r.off }
 //   - nil: rec holds the next record (its slices are valid until the next
 //     call);
 //   - io.EOF: clean end: the last record ended with '\n', or there was no
-//     data;
+//     data, or padding follows it (see the package doc);
 //   - io.ErrUnexpectedEOF: data after the last complete record does not end
 //     in '\n' yet (a torn tail, or the writer is mid-append). Offset() is
-//     unchanged; calling Next again reads on from where it stopped;
+//     unchanged; calling Next again reads on from where it stopped, unless
+//     the reader met padding: then only a new Reader at Offset() does;
 //   - *CorruptError: a complete line that is not a valid record (bad crc,
 //     grammar, longer than MaxRecord), with Offset() and the error's Offset
 //     at the start of that line;
@@ -77,6 +80,9 @@ func (r *Reader) Next(rec *Record) error {
 // readLine returns the next line including its '\n', from the buffer when it
 // fits there and from r.partial otherwise.
 func (r *Reader) readLine() ([]byte, error) {
+	if r.padded != nil {
+		return nil, r.padded
+	}
 	if r.buf == nil {
 		r.buf = bufio.NewReaderSize(r.src, readBufferSize)
 	}
@@ -86,6 +92,14 @@ func (r *Reader) readLine() ([]byte, error) {
 	}
 	for {
 		chunk, err := r.buf.ReadSlice('\n')
+		if i := bytes.IndexByte(chunk, 0); i >= 0 {
+			// Padding: the end of what was written (see the package doc).
+			r.padded = io.ErrUnexpectedEOF
+			if len(r.partial) == 0 && i == 0 {
+				r.padded = io.EOF
+			}
+			return nil, r.padded
+		}
 		if len(r.partial)+len(chunk) > limit {
 			return nil, r.fail(fmt.Sprintf("line longer than %d bytes", limit))
 		}

@@ -135,7 +135,7 @@ func TestReaderTailer(t *testing.T) {
 	for _, sameReader := range []bool{false, true} {
 		t.Run(fmt.Sprintf("sameReader=%v", sameReader), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), LogName(1))
-			w, err := OpenWriter(path)
+			w, err := OpenWriter(path, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -194,7 +194,6 @@ func TestReaderCorruptMiddle(t *testing.T) {
 	}{
 		{"flipped bit", func(log []byte) { log[offsets[17]+7] ^= 0x01 }},
 		{"newline in record", func(log []byte) { log[offsets[17]+7] = '\n' }},
-		{"zeroed record", func(log []byte) { clear(log[offsets[17]:offsets[18]]) }},
 		{"missing newline", func(log []byte) { log[offsets[18]-1] = ' ' }},
 		{"empty line", func(log []byte) { log[offsets[17]] = '\n' }},
 	} {
@@ -213,6 +212,38 @@ func TestReaderCorruptMiddle(t *testing.T) {
 			}
 			if err2 := r.Next(new(Record)); err2 != err {
 				t.Errorf("Next() after corruption = %v, want the same error %v", err2, err)
+			}
+		})
+	}
+}
+
+// TestReaderZeros: NUL bytes are padding, the end of what was written (see
+// the package doc), even in the middle of a file: a reader cannot tell a
+// zeroed block from padding that a writer is overwriting (recovery checks
+// that padding runs to the end of the file).
+func TestReaderZeros(t *testing.T) {
+	recs := testRecords(30)
+	log, offsets := encodeLog(recs)
+	for _, tt := range []struct {
+		name    string
+		damage  func(log []byte)
+		records int
+		want    error
+	}{
+		{"zeroed record", func(log []byte) { clear(log[offsets[17]:offsets[18]]) }, 17, io.EOF},
+		{"zero inside a record", func(log []byte) { log[offsets[17]+7] = 0 }, 17, io.ErrUnexpectedEOF},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			damaged := bytes.Clone(log)
+			tt.damage(damaged)
+			r := NewReader(bytes.NewReader(damaged), 0)
+			got, err := readAll(t, r)
+			assertRecords(t, got, recs[:tt.records])
+			if err != tt.want || r.Offset() != offsets[17] {
+				t.Fatalf("stopped at %d with %v, want %d and %v", r.Offset(), err, offsets[17], tt.want)
+			}
+			if err2 := r.Next(new(Record)); err2 != err {
+				t.Errorf("Next() after padding = %v, want %v again", err2, err)
 			}
 		})
 	}
@@ -363,4 +394,42 @@ func benchmarkReader(b *testing.B, value []byte) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
+}
+
+// FuzzReader reads arbitrary bytes as a log: every record it returns is the
+// canonical encoding of exactly the bytes it consumed, and it ends with
+// io.EOF, io.ErrUnexpectedEOF or a *CorruptError, which it repeats.
+func FuzzReader(f *testing.F) {
+	log, _ := encodeLog(testRecords(5))
+	f.Add(log)
+	f.Add(append(bytes.Clone(log), 0, 0, 0))
+	f.Add(append(bytes.Clone(log[:len(log)-9]), 0, 0, 0))
+	f.Add([]byte("VPUT a=b@1.0.a sfo 00000000\n\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := NewReader(bytes.NewReader(b), 0)
+		r.MaxRecord = 4096
+		for {
+			var rec Record
+			before := r.Offset()
+			err := r.Next(&rec)
+			if err == nil {
+				line := AppendRecord(nil, &rec)
+				if !bytes.Equal(line, b[before:r.Offset()]) {
+					t.Fatalf("record %q consumed %q", line, b[before:r.Offset()])
+				}
+				continue
+			}
+			var ce *CorruptError
+			if err != io.EOF && err != io.ErrUnexpectedEOF && !errors.As(err, &ce) {
+				t.Fatalf("Next() = %v", err)
+			}
+			if again := r.Next(&rec); again != err && (ce == nil || !errors.As(again, &ce)) {
+				t.Fatalf("Next() = %v after %v", again, err)
+			}
+			if r.Offset() > int64(len(b)) {
+				t.Fatalf("Offset() = %d past %d bytes", r.Offset(), len(b))
+			}
+			return
+		}
+	})
 }

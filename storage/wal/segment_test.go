@@ -99,9 +99,9 @@ func TestList(t *testing.T) {
 	}
 }
 
-func openWriter(tb testing.TB, path string) *Writer {
+func openWriter(tb testing.TB, path string, end int64) *Writer {
 	tb.Helper()
-	w, err := OpenWriter(path)
+	w, err := OpenWriter(path, end)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func openWriter(tb testing.TB, path string) *Writer {
 
 func TestWriter(t *testing.T) {
 	path := filepath.Join(t.TempDir(), LogName(1))
-	w := openWriter(t, path)
+	w := openWriter(t, path, 0)
 	if w.Size() != 0 {
 		t.Errorf("Size() of a new log = %d", w.Size())
 	}
@@ -134,7 +134,7 @@ func TestWriter(t *testing.T) {
 		t.Errorf("log file mode %v, want 0644 (less umask)", perm)
 	}
 
-	w = openWriter(t, path) // reopen: appends
+	w = openWriter(t, path, 100) // reopen: appends
 	defer w.Close()
 	if w.Size() != 100 {
 		t.Errorf("Size() after reopening = %d, want 100", w.Size())
@@ -152,8 +152,69 @@ func TestWriter(t *testing.T) {
 	}
 }
 
+// TestWriterPadding: a preallocating writer keeps padding ahead of its
+// records; readers stop at the padding; reopening at the end of the records
+// cuts the padding and a torn record after them, and appends.
+func TestWriterPadding(t *testing.T) {
+	path := filepath.Join(t.TempDir(), LogName(1))
+	w := openWriter(t, path, 0)
+	w.Prealloc = 1000
+	recs := testRecords(50)
+	log, offsets := encodeLog(recs)
+	half := offsets[25]
+	for _, r := range recs[:25] {
+		mustWrite(t, w, AppendRecord(nil, &r))
+		info, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Size() < w.Size()+1 || info.Size() > w.Size()+1000+int64(len(log)) {
+			t.Fatalf("file has %d bytes for %d of records, want padding ahead", info.Size(), w.Size())
+		}
+	}
+	if w.Size() != half {
+		t.Fatalf("Size() = %d, want %d", w.Size(), half)
+	}
+	readLog := func() ([]Record, int64, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		r := NewReader(f, 0)
+		got, err := readAll(t, r)
+		return got, r.Offset(), err
+	}
+	got, end, err := readLog()
+	if err != io.EOF || len(got) != 25 || end != half {
+		t.Fatalf("read %d records to %d (%v), want 25 to %d and io.EOF at the padding", len(got), end, err, half)
+	}
+
+	// A torn record over the padding, then a crash.
+	mustWrite(t, w, log[half:half+7])
+	w.Close()
+	if _, end, err := readLog(); err != io.ErrUnexpectedEOF || end != half {
+		t.Fatalf("torn record over padding: stopped at %d with %v, want %d and io.ErrUnexpectedEOF", end, err, half)
+	}
+	w = openWriter(t, path, half)
+	defer w.Close()
+	if info, err := os.Stat(path); err != nil || info.Size() != half {
+		t.Fatalf("reopened at %d: file has %v bytes (%v), want the tail cut", half, info.Size(), err)
+	}
+	w.Prealloc = 1000
+	mustWrite(t, w, log[half:])
+	got, end, err = readLog()
+	if err != io.EOF || len(got) != len(recs) || end != int64(len(log)) {
+		t.Fatalf("read %d records to %d (%v), want %d to %d", len(got), end, err, len(recs), len(log))
+	}
+	assertRecords(t, got, recs)
+	if _, err := OpenWriter(path, int64(len(log))+1e6); err == nil {
+		t.Error("OpenWriter past the end of the file succeeded")
+	}
+}
+
 func TestWriterErrorsAreSticky(t *testing.T) {
-	w := openWriter(t, filepath.Join(t.TempDir(), LogName(1)))
+	w := openWriter(t, filepath.Join(t.TempDir(), LogName(1)), 0)
 	w.f.Close() // make the next write fail
 	if _, err := w.Write([]byte("x\n")); err == nil {
 		t.Fatal("Write() to a closed file succeeded")
@@ -167,7 +228,7 @@ func TestWriterErrorsAreSticky(t *testing.T) {
 }
 
 func TestOpenWriterMissingDir(t *testing.T) {
-	if w, err := OpenWriter(filepath.Join(t.TempDir(), "missing", LogName(1))); err == nil {
+	if w, err := OpenWriter(filepath.Join(t.TempDir(), "missing", LogName(1)), 0); err == nil {
 		w.Close()
 		t.Fatal("OpenWriter in a missing directory succeeded")
 	}
@@ -194,7 +255,7 @@ func TestTruncateTornTail(t *testing.T) {
 	if err := Truncate(path, r.Offset()); err != nil {
 		t.Fatal(err)
 	}
-	w := openWriter(t, path)
+	w := openWriter(t, path, r.Offset())
 	defer w.Close()
 	if w.Size() != offsets[9] {
 		t.Fatalf("Size() after Truncate = %d, want %d", w.Size(), offsets[9])
