@@ -48,13 +48,18 @@
 // second; the last known set is kept while discovery is unreachable. The
 // replica a client talks to coordinates: a SET/DEL gets a new version, is
 // applied locally and sent as REPL.PUT/REPL.DEL to every peer in parallel
-// over persistent pipelined connections (internal/peer), and is
-// acknowledged OK once W replicas, the coordinator included, hold it
-// durably and the coordinator's own write is done (so that its SCAN and
-// DBSIZE, which are local, show what it acknowledged). Otherwise the client gets "-NOQUORUM write: a of W required
-// replicas acknowledged (n known)", never OK; as in Cassandra, replicas
+// over persistent pipelined connections (internal/peer); the writes that
+// queue for a peer while its previous batch is in flight go as one
+// REPL.MPUT/REPL.MDEL (peer.Client.GoMerged), so that the peer parses one
+// command and fsyncs once for the batch. A write is acknowledged OK once W
+// replicas, the coordinator included, hold it durably and the
+// coordinator's own write is done (so that its SCAN and DBSIZE, which are
+// local, show what it acknowledged). Otherwise the client gets "-NOQUORUM
+// write: a of W required replicas acknowledged (n known)", never OK; as
+// in Cassandra, replicas
 // that did apply the write keep it. A GET reads the local replica and asks
-// R-1 peers for their version only (VVER, a digest read as in Cassandra);
+// R-1 peers for their version only (VVER, merged as MVVER like writes: a
+// digest read as in Cassandra);
 // if a peer holds a newer version its entry is fetched (VGET). The highest
 // version is returned and the replicas that answered an older one are
 // repaired (read repair). A peer that has not answered within 20ms is
@@ -75,6 +80,14 @@
 // newer version; REPL.DEL replies :1 if it deleted a live value. Both count
 // as acknowledgements: either way the replica durably holds the version or
 // a newer one.
+//
+// # Row cache
+//
+// Recently written and read entries, and keys known to be absent, stay in
+// memory in front of goleveldb (STORAGE_CACHE_BYTES, 64 MiB; see rowCache):
+// quorum reads, digest reads and the committer's "newer version wins"
+// check then cost a map lookup. The committer, the only writer, updates it
+// after every batch, so it never disagrees with goleveldb.
 //
 // # Catching up: hinted handoff and anti-entropy
 //
