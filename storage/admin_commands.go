@@ -55,6 +55,9 @@ func (s *Server) cmdScan(_ context.Context, _ *resp.Conn, args [][]byte) []byte 
 // a bucket boundary, and returns the live keys matching match and the next
 // cursor (0: done).
 func (e *Engine) scan(cursor, count int, match []byte) (int, [][]byte, error) {
+	if err := e.Flush(); err != nil {
+		return 0, nil, err
+	}
 	it := e.db.NewIterator(e.iterRange(cursor, numLayout), nil)
 	defer it.Release()
 	var keys [][]byte

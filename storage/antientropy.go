@@ -25,6 +25,9 @@ type keyVersion struct {
 // BucketEntries lists the keys and versions (tombstones included) of one
 // anti-entropy digest bucket.
 func (e *Engine) bucketEntries(bucket int) ([]keyVersion, error) {
+	if err := e.Flush(); err != nil {
+		return nil, err
+	}
 	from := bucket << digestShift
 	it := e.db.NewIterator(e.iterRange(from, from+1<<digestShift), nil)
 	defer it.Release()

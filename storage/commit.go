@@ -16,6 +16,7 @@ import (
 type op struct {
 	m     Mutation
 	purge bool
+	flush bool // no write: write what is unflushed to goleveldb (Engine.Flush)
 	done  chan Result  // the Result goes here, or
 	cb    func(Result) // to this callback (ApplyFunc)
 	res   Result
@@ -159,10 +160,108 @@ func (s *stager) finish(e *Engine, pos *position) error {
 	}
 	if s.cache != nil {
 		for k, ent := range s.pending {
-			s.cache.set(k, ent)
+			s.cache.set(k, ent, false)
 		}
 	}
 	return nil
+}
+
+// Unflushed state. With a row cache, the committer writes batches to
+// goleveldb behind the WAL: a committed batch goes to the cache, pinned
+// there (so every read sees it), and to the unflushed set; the set goes to
+// goleveldb as one batch, with the digest buckets it changed and the
+// applied point, once it holds flushBytes or every flushInterval, before
+// anything iterates goleveldb (Flush), and at Close. A hot key then costs
+// one goleveldb write per flush, and the digest and metadata one write per
+// flush instead of one per commit. A crash loses nothing: recovery replays
+// the WAL from the applied point of the last flush.
+const (
+	flushBytes    = 4 << 20
+	flushInterval = 100 * time.Millisecond
+)
+
+// absorb records a committed batch (what st staged, the WAL at pos) as
+// unflushed, and flushes if the unflushed set is full.
+func (e *Engine) absorb(st *stager, pos position) error {
+	for b, x := range st.xor {
+		e.digest[b] ^= x
+		e.unflushedBuckets[b] = struct{}{}
+	}
+	e.live += st.live
+	e.maxTime = max(e.maxTime, st.maxTime)
+	for k, ent := range st.pending {
+		e.unflushed[k] = e.cache.set(k, ent, true)
+		e.unflushedBytes += int64(len(k) + entryOverhead)
+		if ent != nil {
+			e.unflushedBytes += int64(len(ent.Value))
+		}
+	}
+	e.applied, e.appliedChanged = pos, true
+	if e.unflushedBytes >= flushBytes {
+		return e.flush()
+	}
+	return nil
+}
+
+// flush writes the unflushed set, the digest buckets it changed and the
+// engine's metadata to goleveldb as one batch.
+func (e *Engine) flush() error {
+	if len(e.unflushed) == 0 && len(e.unflushedBuckets) == 0 && !e.appliedChanged {
+		return nil
+	}
+	var batch leveldb.Batch
+	var keyBuf, valueBuf []byte
+	for k, ent := range e.unflushed {
+		keyBuf = dataKey(keyBuf[:0], []byte(k))
+		if ent == absent {
+			batch.Delete(keyBuf)
+			continue
+		}
+		valueBuf = appendEntry(valueBuf[:0], ent)
+		batch.Put(keyBuf, valueBuf)
+	}
+	for b := range e.unflushedBuckets {
+		batch.Put(digestKey(b), u64(e.digest[b]))
+	}
+	batch.Put(metaApplied, e.applied.encode())
+	batch.Put(metaCount, u64(uint64(e.live)))
+	batch.Put(metaClock, u64(e.maxTime))
+	if err := e.db.Write(&batch, nil); err != nil {
+		return fmt.Errorf("storage: write state: %w", err)
+	}
+	for k := range e.unflushed {
+		e.cache.unpin(k)
+	}
+	clear(e.unflushed)
+	clear(e.unflushedBuckets)
+	e.unflushedBytes, e.appliedChanged = 0, false
+	return nil
+}
+
+// Flush writes every committed write to goleveldb, for what iterates it
+// (SCAN, anti-entropy). It returns the engine's error if it refuses
+// writes.
+func (e *Engine) Flush() error {
+	if e.cache == nil {
+		return e.Err()
+	}
+	o := &op{flush: true, done: make(chan Result, 1)}
+	select {
+	case e.queue <- o:
+	case <-e.quit:
+		return ErrClosed
+	}
+	select {
+	case r := <-o.done:
+		return r.Err
+	case <-e.done:
+		select {
+		case r := <-o.done:
+			return r.Err
+		default:
+			return ErrClosed
+		}
+	}
 }
 
 // maxBatchBytes bounds the keys and values committed by one fsync, so
@@ -174,11 +273,16 @@ const maxBatchBytes = 8 << 20
 // to goleveldb and replies.
 func (e *Engine) commitLoop() {
 	defer close(e.done)
-	var tick <-chan time.Time
+	var tick, flushTick <-chan time.Time
 	if e.cfg.Durability == DurabilityInterval {
 		t := time.NewTicker(e.cfg.SyncInterval)
 		defer t.Stop()
 		tick = t.C
+	}
+	if e.cache != nil {
+		t := time.NewTicker(flushInterval)
+		defer t.Stop()
+		flushTick = t.C
 	}
 	st := newStager(e.db, e.cache)
 	batch := make([]*op, 0, e.cfg.MaxBatch)
@@ -196,6 +300,14 @@ func (e *Engine) commitLoop() {
 				}
 			}
 			continue
+		case <-flushTick:
+			if failed == nil {
+				if failed = e.flush(); failed != nil {
+					e.failedErr.Store(&failed)
+					e.log.Error("storage: refusing writes until restart", "err", failed)
+				}
+			}
+			continue
 		case <-e.quit:
 			// Commit what was queued before Close, then stop.
 			batch = batch[:0]
@@ -204,6 +316,11 @@ func (e *Engine) commitLoop() {
 			}
 			if len(batch) > 0 {
 				walBuf, failed = e.commit(st, batch, walBuf, failed)
+			}
+			if failed == nil && e.cache != nil {
+				if err := e.flush(); err != nil {
+					e.log.Error("storage: write state at close", "err", err)
+				}
 			}
 			return
 		}
@@ -257,8 +374,13 @@ func (e *Engine) commitBatch(st *stager, batch []*op, walBuf []byte) ([]byte, er
 	st.reset()
 	walBuf = walBuf[:0]
 	var rec wal.Record
+	flush := false
 	for _, o := range batch {
 		o.res = Result{}
+		if o.flush {
+			flush = true
+			continue
+		}
 		if o.purge {
 			ok, err := st.stagePurge(&o.m)
 			o.res = Result{Applied: ok, Err: err}
@@ -286,10 +408,22 @@ func (e *Engine) commitBatch(st *stager, batch []*op, walBuf []byte) ([]byte, er
 			}
 		}
 	}
-	if len(walBuf) == 0 && len(st.xor) == 0 && len(st.pending) == 0 {
+	changed := len(walBuf) > 0 || len(st.xor) > 0 || len(st.pending) > 0
+	pos := position{e.gen, e.wal.Size()}
+	switch {
+	case e.cache == nil && changed:
+		return walBuf, st.finish(e, &pos)
+	case e.cache == nil:
 		return walBuf, nil
+	case changed:
+		if err := e.absorb(st, pos); err != nil {
+			return walBuf, err
+		}
 	}
-	return walBuf, st.finish(e, &position{e.gen, e.wal.Size()})
+	if flush {
+		return walBuf, e.flush()
+	}
+	return walBuf, nil
 }
 
 func (e *Engine) sync() error {

@@ -21,6 +21,10 @@ func (e *Engine) rotate() error {
 			return err
 		}
 	}
+	// The snapshot below is of goleveldb: it must hold every commit.
+	if err := e.flush(); err != nil {
+		return err
+	}
 	w, err := wal.OpenWriter(filepath.Join(e.cfg.Dir, wal.LogName(next)), 0)
 	if err != nil {
 		return fmt.Errorf("storage: start WAL generation %d: %w", next, err)
@@ -41,6 +45,7 @@ func (e *Engine) rotate() error {
 	}
 	old := e.wal
 	e.wal, e.gen = w, next
+	e.applied, e.appliedChanged = position{next, 0}, false
 	if err := old.Close(); err != nil {
 		e.log.Warn("storage: close WAL", "err", err)
 	}

@@ -153,6 +153,15 @@ type Engine struct {
 	maxTime uint64
 	dirty   bool // written since the last fsync (DurabilityInterval)
 
+	// Committed, not yet in goleveldb (see flush): the entries (absent:
+	// purged), the digest buckets they changed, and the WAL position
+	// they reach.
+	unflushed        map[string]*Entry
+	unflushedBuckets map[int]struct{}
+	unflushedBytes   int64
+	applied          position
+	appliedChanged   bool
+
 	// Read by anyone.
 	stats struct {
 		gen        atomic.Uint64
@@ -185,6 +194,9 @@ func Open(cfg EngineConfig) (*Engine, error) {
 		quit:  make(chan struct{}),
 		done:  make(chan struct{}),
 		cache: newRowCache(cfg.CacheBytes),
+
+		unflushed:        make(map[string]*Entry),
+		unflushedBuckets: make(map[int]struct{}),
 	}
 	db, err := openDB(filepath.Join(cfg.Dir, "state"), cfg.Logger)
 	if err != nil {

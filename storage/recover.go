@@ -97,6 +97,7 @@ func (e *Engine) recover() error {
 	}
 	w.Prealloc = walPrealloc
 	e.wal = w
+	e.applied = position{e.gen, w.Size()}
 	if err := r.flush(position{e.gen, w.Size()}); err != nil {
 		return err
 	}

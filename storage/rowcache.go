@@ -25,7 +25,8 @@ const cacheShards = 64
 
 type cacheShard struct {
 	mu      sync.RWMutex
-	entries map[string]*Entry // immutable once stored
+	entries map[string]*Entry   // immutable once stored
+	pinned  map[string]struct{} // entries not yet in goleveldb: never evicted
 	bytes   int64
 	stamp   uint64 // bumped by every write through the cache
 	_       [32]byte
@@ -48,6 +49,7 @@ func newRowCache(maxBytes int64) *rowCache {
 	c := &rowCache{seed: maphash.MakeSeed(), maxBytes: max(maxBytes/cacheShards, 1)}
 	for i := range c.shards {
 		c.shards[i].entries = make(map[string]*Entry)
+		c.shards[i].pinned = make(map[string]struct{})
 	}
 	return c
 }
@@ -85,12 +87,14 @@ func (c *rowCache) fill(key []byte, e *Entry, stamp uint64) {
 	if e != absent {
 		e = cloneEntry(*e)
 	}
-	c.storeLocked(sh, string(key), e)
+	c.storeLocked(sh, string(key), e, false)
 }
 
 // set records what the committer wrote for key: e, or nothing (nil: the key
-// was purged; it is then cached as absent).
-func (c *rowCache) set(key string, e *Entry) {
+// was purged; it is then cached as absent). With pin, the write is not in
+// goleveldb yet: the entry stays, whatever the bound, until unpin. It
+// returns the entry stored (a copy of e, or absent).
+func (c *rowCache) set(key string, e *Entry, pin bool) *Entry {
 	sh := c.shardOf(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -99,20 +103,37 @@ func (c *rowCache) set(key string, e *Entry) {
 		sh.bytes -= entrySize(key, old)
 		delete(sh.entries, key)
 	}
-	if e == nil {
-		c.storeLocked(sh, key, absent)
-		return
+	stored := absent
+	if e != nil {
+		stored = cloneEntry(*e)
 	}
-	c.storeLocked(sh, key, cloneEntry(*e))
+	c.storeLocked(sh, key, stored, pin)
+	return stored
 }
 
-func (c *rowCache) storeLocked(sh *cacheShard, key string, e *Entry) {
+// unpin lets key's entry be evicted: goleveldb holds it now.
+func (c *rowCache) unpin(key string) {
+	sh := c.shardOf(key)
+	sh.mu.Lock()
+	delete(sh.pinned, key)
+	sh.mu.Unlock()
+}
+
+func (c *rowCache) storeLocked(sh *cacheShard, key string, e *Entry, pin bool) {
 	size := entrySize(key, e)
-	if size > c.maxBytes {
+	if pin {
+		sh.pinned[key] = struct{}{}
+	} else if _, ok := sh.pinned[key]; ok {
+		pin = true // a fill cannot get here (the key is cached), a set can
+	}
+	if size > c.maxBytes && !pin {
 		return
 	}
 	if sh.bytes+size > c.maxBytes {
 		for k, old := range sh.entries {
+			if _, ok := sh.pinned[k]; ok {
+				continue
+			}
 			sh.bytes -= entrySize(k, old)
 			delete(sh.entries, k)
 			if sh.bytes+size <= c.maxBytes {

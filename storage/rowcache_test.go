@@ -26,8 +26,8 @@ func TestRowCacheFillLosesToWrite(t *testing.T) {
 		t.Fatal("hit in an empty cache")
 	}
 	_, stamp := c.get(key)
-	c.set("k", &Entry{Value: []byte("new"), Version: ver(2, "sfo-1")})
-	c.set(other, &Entry{Value: []byte("x"), Version: ver(2, "sfo-1")}) // evicts k
+	c.set("k", &Entry{Value: []byte("new"), Version: ver(2, "sfo-1")}, false)
+	c.set(other, &Entry{Value: []byte("x"), Version: ver(2, "sfo-1")}, false) // evicts k
 	if e, _ := c.get(key); e != nil {
 		t.Fatal("k was not evicted; the test needs a smaller cache")
 	}
@@ -40,7 +40,7 @@ func TestRowCacheFillLosesToWrite(t *testing.T) {
 	if e, _ := c.get(key); e == nil || string(e.Value) != "new" {
 		t.Fatalf("cached %+v, want the entry filled", e)
 	}
-	c.set("k", nil)
+	c.set("k", nil, false)
 	if e, _ := c.get(key); e != absent {
 		t.Fatalf("cached %+v after a purge, want absent", e)
 	}
@@ -53,7 +53,7 @@ func TestRowCacheBound(t *testing.T) {
 	c := newRowCache(max)
 	value := make([]byte, 1000)
 	for i := range 10_000 {
-		c.set(fmt.Sprint("key", i), &Entry{Value: value, Version: ver(1, "sfo-1")})
+		c.set(fmt.Sprint("key", i), &Entry{Value: value, Version: ver(1, "sfo-1")}, false)
 	}
 	var total int64
 	n := 0
@@ -126,4 +126,80 @@ func TestRowCacheCoherent(t *testing.T) {
 			want(t, e, "k", fmt.Sprint(writes-1))
 		})
 	}
+}
+
+// TestRowCachePinned: entries not yet in goleveldb stay cached whatever
+// the bound, and become evictable once unpinned.
+func TestRowCachePinned(t *testing.T) {
+	c := newRowCache(cacheShards * 1024)
+	big := make([]byte, 4096) // larger than a shard's bound
+	for i := range 1000 {
+		c.set(fmt.Sprint("p", i), &Entry{Value: big, Version: ver(1, "sfo-1")}, true)
+	}
+	for i := range 1000 {
+		if e, _ := c.get([]byte(fmt.Sprint("p", i))); e == nil || len(e.Value) != len(big) {
+			t.Fatalf("pinned entry p%d evicted", i)
+		}
+	}
+	for i := range 1000 {
+		c.unpin(fmt.Sprint("p", i))
+	}
+	for i := range 1000 {
+		c.set(fmt.Sprint("q", i), &Entry{Value: []byte("v"), Version: ver(1, "sfo-1")}, false)
+	}
+	n := 0
+	for i := range c.shards {
+		sh := &c.shards[i]
+		if sh.bytes > c.maxBytes {
+			t.Errorf("shard %d holds %d bytes after unpinning, bound %d", i, sh.bytes, c.maxBytes)
+		}
+		n += len(sh.pinned)
+	}
+	if n != 0 {
+		t.Errorf("%d keys still pinned", n)
+	}
+}
+
+// TestWriteBehind: with a cache too small for the keys, every write is
+// readable at once (from the cache while unflushed, from goleveldb after),
+// SCAN sees every write acknowledged before it, and a reopen (which
+// replays the WAL from the last flush) keeps everything.
+func TestWriteBehind(t *testing.T) {
+	dir := t.TempDir()
+	cfg := EngineConfig{Dir: dir, CacheBytes: cacheShards * 2048, Durability: DurabilityNever}
+	e := openTest(t, cfg)
+	const n = 3000
+	for i := range n {
+		put(t, e, fmt.Sprint("k", i), fmt.Sprint("v", i), ver(uint64(i+1), "sfo-1"))
+		if i%7 == 0 {
+			del(t, e, fmt.Sprint("k", i), ver(uint64(i+2), "sfo-1"))
+		}
+	}
+	check := func(e *Engine) {
+		t.Helper()
+		for i := range n {
+			if i%7 == 0 {
+				want(t, e, fmt.Sprint("k", i), "<deleted>")
+				continue
+			}
+			want(t, e, fmt.Sprint("k", i), fmt.Sprint("v", i))
+		}
+		var all [][]byte
+		for cursor := 0; ; {
+			next, keys, err := e.scan(cursor, 1000, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, keys...)
+			if cursor = next; cursor == 0 {
+				break
+			}
+		}
+		if live := n - (n+6)/7; len(all) != live || e.Stats().Keys != int64(live) {
+			t.Fatalf("SCAN found %d keys, Stats %d, want %d", len(all), e.Stats().Keys, live)
+		}
+	}
+	check(e)
+	e.Close()
+	check(openTest(t, cfg))
 }
