@@ -16,7 +16,7 @@ import (
 type op struct {
 	m     Mutation
 	purge bool
-	flush bool // no write: write what is unflushed to goleveldb (Engine.Flush)
+	flush bool         // no write: write what is unflushed to goleveldb (Engine.Flush)
 	done  chan Result  // the Result goes here, or
 	cb    func(Result) // to this callback (ApplyFunc)
 	res   Result
