@@ -182,7 +182,7 @@ var (
 // The peer client's I/O timeout (QuorumTimeout) bounds the call.
 func (s *Server) replicate(p *peer.Client, key []byte, args [][]byte, q *quorumWrite) {
 	start := time.Now()
-	isDel := len(args) == 3
+	isDel := len(args) == 3 // REPL.MDEL key version
 	p.GoMerged(func(reply peer.Reply, err error) {
 		if err != nil {
 			s.hints.add(p.Addr(), key)
