@@ -175,9 +175,14 @@ func (s *stager) finish(e *Engine, pos *position) error {
 // one goleveldb write per flush, and the digest and metadata one write per
 // flush instead of one per commit. A crash loses nothing: recovery replays
 // the WAL from the applied point of the last flush.
+//
+// The flush runs in the committer, so it delays the commits behind it: the
+// bounds keep that to a few milliseconds (measured with 50 clients writing
+// distinct keys: 4 MiB flushes raised the p99 of SET from 8 to 13-15 ms;
+// 256 KiB every 20 ms keeps it at 8-10 ms).
 const (
-	flushBytes    = 4 << 20
-	flushInterval = 100 * time.Millisecond
+	flushBytes    = 256 << 10
+	flushInterval = 20 * time.Millisecond
 )
 
 // absorb records a committed batch (what st staged, the WAL at pos) as
