@@ -61,8 +61,8 @@ func init() {
 		{"del", -2, resp.Write, (*Server).cmdDel, nil},
 		{"repl.put", 4, resp.Write, nil, (*Server).asyncRepl},
 		{"repl.del", 3, resp.Write, nil, (*Server).asyncRepl},
-		{"repl.mput", -4, resp.Write, nil, (*Server).asyncReplMany},
-		{"repl.mdel", -3, resp.Write, nil, (*Server).asyncReplMany},
+		{"repl.mput", -4, resp.Write, nil, (*Server).asyncReplMPut},
+		{"repl.mdel", -3, resp.Write, nil, (*Server).asyncReplMDel},
 		{"repl.digest", 1, resp.Serial, (*Server).cmdReplDigest, nil},
 		{"repl.bucket", 2, resp.Serial, (*Server).cmdReplBucket, nil},
 		{"peers", 1, resp.Serial, (*Server).cmdPeers, nil},
@@ -438,13 +438,17 @@ func (s *Server) asyncRepl(args [][]byte, done func([]byte)) {
 	s.eng.ApplyFunc(m, func(r Result) { done(replReply(m, r)) })
 }
 
-// asyncReplMany runs REPL.MPUT key value version [key value version ...] or
-// REPL.MDEL key version [key version ...]: many REPL.PUT or REPL.DEL, merged
-// by the coordinator (see peer.Client.GoMerged). The reply is an array of
-// each item's REPL.PUT or REPL.DEL reply, in order; a bad item gets its
-// error in its place and leaves the others alone.
-func (s *Server) asyncReplMany(args [][]byte, done func([]byte)) {
-	del := len(args[0]) == len("repl.mdel") && args[0][6]|0x20 == 'd'
+// asyncReplMPut runs REPL.MPUT key value version [key value version ...].
+func (s *Server) asyncReplMPut(args [][]byte, done func([]byte)) { s.asyncReplMany(args, false, done) }
+
+// asyncReplMDel runs REPL.MDEL key version [key version ...].
+func (s *Server) asyncReplMDel(args [][]byte, done func([]byte)) { s.asyncReplMany(args, true, done) }
+
+// asyncReplMany runs REPL.MPUT or REPL.MDEL (del): many REPL.PUT or
+// REPL.DEL, merged by the coordinator (see peer.Client.GoMerged). The reply
+// is an array of each item's REPL.PUT or REPL.DEL reply, in order; a bad
+// item gets its error in its place and leaves the others alone.
+func (s *Server) asyncReplMany(args [][]byte, del bool, done func([]byte)) {
 	per := 3
 	if del {
 		per = 2

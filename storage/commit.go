@@ -3,6 +3,8 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"iter"
+	"maps"
 	"runtime"
 	"time"
 
@@ -35,15 +37,14 @@ func (o *op) reply(r Result) {
 // wins" against the database and the batch itself. Its effects on the
 // engine's counters are kept aside until the batch is written.
 type stager struct {
-	db       *leveldb.DB
-	cache    *rowCache // nil: none
-	batch    leveldb.Batch
-	pending  map[string]*Entry // nil: the key is absent
-	xor      map[int]uint64    // digest bucket -> hash delta
-	live     int64
-	maxTime  uint64
-	keyBuf   []byte
-	valueBuf []byte
+	db      *leveldb.DB
+	cache   *rowCache // nil: none
+	batch   leveldb.Batch
+	pending map[string]*Entry // nil: the key is absent
+	xor     map[int]uint64    // digest bucket -> hash delta
+	live    int64
+	maxTime uint64
+	keyBuf  []byte
 }
 
 func newStager(db *leveldb.DB, cache *rowCache) *stager {
@@ -135,28 +136,13 @@ func (s *stager) stagePurge(m *Mutation) (bool, error) {
 // batch. A key written several times in the batch is written once, as it
 // ends up: a hot key costs one goleveldb write per fsync, not one per SET.
 func (s *stager) finish(e *Engine, pos *position) error {
-	for k, ent := range s.pending {
-		s.keyBuf = dataKey(s.keyBuf[:0], []byte(k))
-		if ent == nil {
-			s.batch.Delete(s.keyBuf)
-			continue
-		}
-		s.valueBuf = appendEntry(s.valueBuf[:0], ent)
-		s.batch.Put(s.keyBuf, s.valueBuf)
-	}
 	for b, x := range s.xor {
 		e.digest[b] ^= x
-		s.batch.Put(digestKey(b), u64(e.digest[b]))
 	}
 	e.live += s.live
 	e.maxTime = max(e.maxTime, s.maxTime)
-	if pos != nil {
-		s.batch.Put(metaApplied, pos.encode())
-	}
-	s.batch.Put(metaCount, u64(uint64(e.live)))
-	s.batch.Put(metaClock, u64(e.maxTime))
-	if err := e.db.Write(&s.batch, nil); err != nil {
-		return fmt.Errorf("storage: write state: %w", err)
+	if err := e.writeState(&s.batch, s.pending, maps.Keys(s.xor), pos); err != nil {
+		return err
 	}
 	if s.cache != nil {
 		for k, ent := range s.pending {
@@ -215,24 +201,8 @@ func (e *Engine) flush() error {
 		return nil
 	}
 	var batch leveldb.Batch
-	var keyBuf, valueBuf []byte
-	for k, ent := range e.unflushed {
-		keyBuf = dataKey(keyBuf[:0], []byte(k))
-		if ent == absent {
-			batch.Delete(keyBuf)
-			continue
-		}
-		valueBuf = appendEntry(valueBuf[:0], ent)
-		batch.Put(keyBuf, valueBuf)
-	}
-	for b := range e.unflushedBuckets {
-		batch.Put(digestKey(b), u64(e.digest[b]))
-	}
-	batch.Put(metaApplied, e.applied.encode())
-	batch.Put(metaCount, u64(uint64(e.live)))
-	batch.Put(metaClock, u64(e.maxTime))
-	if err := e.db.Write(&batch, nil); err != nil {
-		return fmt.Errorf("storage: write state: %w", err)
+	if err := e.writeState(&batch, e.unflushed, maps.Keys(e.unflushedBuckets), &e.applied); err != nil {
+		return err
 	}
 	for k := range e.unflushed {
 		e.cache.unpin(k)
@@ -240,6 +210,34 @@ func (e *Engine) flush() error {
 	clear(e.unflushed)
 	clear(e.unflushedBuckets)
 	e.unflushedBytes, e.appliedChanged = 0, false
+	return nil
+}
+
+// writeState writes entries (nil or absent: the key is gone), the digest
+// buckets named and the engine's metadata, with the applied point pos
+// unless nil, to goleveldb as one batch, built in b.
+func (e *Engine) writeState(b *leveldb.Batch, entries map[string]*Entry, buckets iter.Seq[int], pos *position) error {
+	var keyBuf, valueBuf []byte
+	for k, ent := range entries {
+		keyBuf = dataKey(keyBuf[:0], []byte(k))
+		if ent == nil || ent == absent {
+			b.Delete(keyBuf)
+			continue
+		}
+		valueBuf = appendEntry(valueBuf[:0], ent)
+		b.Put(keyBuf, valueBuf)
+	}
+	for bucket := range buckets {
+		b.Put(digestKey(bucket), u64(e.digest[bucket]))
+	}
+	if pos != nil {
+		b.Put(metaApplied, pos.encode())
+	}
+	b.Put(metaCount, u64(uint64(e.live)))
+	b.Put(metaClock, u64(e.maxTime))
+	if err := e.db.Write(b, nil); err != nil {
+		return fmt.Errorf("storage: write state: %w", err)
+	}
 	return nil
 }
 
@@ -256,17 +254,7 @@ func (e *Engine) Flush() error {
 	case <-e.quit:
 		return ErrClosed
 	}
-	select {
-	case r := <-o.done:
-		return r.Err
-	case <-e.done:
-		select {
-		case r := <-o.done:
-			return r.Err
-		default:
-			return ErrClosed
-		}
-	}
+	return e.wait(o).Err
 }
 
 // maxBatchBytes bounds the keys and values committed by one fsync, so

@@ -28,17 +28,22 @@ func (e *testExpirer) expire() {
 	e.log.at = append(e.log.at, time.Now())
 }
 
+// startDeadlines returns deadlines of delay, run until the test ends.
+func startDeadlines(t *testing.T, delay time.Duration) *deadlines {
+	d := newDeadlines(delay)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { d.run(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return d
+}
+
 // TestDeadlines: the operations not dropped expire once, in order, no
 // sooner than the delay; the dropped ones never do; the ring grows past
 // its first size.
 func TestDeadlines(t *testing.T) {
 	const delay = 50 * time.Millisecond
-	d := newDeadlines(delay)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { d.run(ctx) })
-	defer wg.Wait()
-	defer cancel()
+	d := startDeadlines(t, delay)
 
 	log := &expiryLog{}
 	const n = 1000
@@ -80,12 +85,7 @@ func TestDeadlines(t *testing.T) {
 // TestDeadlinesIdle: an operation added to an empty queue, long after the
 // last one, still expires (run wakes up for it).
 func TestDeadlinesIdle(t *testing.T) {
-	d := newDeadlines(10 * time.Millisecond)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { d.run(ctx) })
-	defer wg.Wait()
-	defer cancel()
+	d := startDeadlines(t, 10*time.Millisecond)
 	log := &expiryLog{}
 	for round := range 3 {
 		d.add(&testExpirer{id: round, log: log}, nil)

@@ -324,6 +324,12 @@ func (e *Engine) Apply(ctx context.Context, m Mutation) Result {
 	}
 	// Once queued, the write happens: wait for it even if ctx ends, so
 	// that the caller never reports failure for a durable write.
+	return e.wait(o)
+}
+
+// wait returns the Result of the queued op o, or ErrClosed if the
+// committer stopped without answering it.
+func (e *Engine) wait(o *op) Result {
 	select {
 	case r := <-o.done:
 		return r

@@ -376,7 +376,7 @@ func (q *quorumRead) finishLocked() {
 // peer that gave it, and completes the read.
 func (q *quorumRead) fetchNewest(t tally, newest readResult, answers []readResult) {
 	s := q.s
-	s.fetchGo(newest.peer, q.key, false, func(full readResult) {
+	s.fetchGo(newest.peer, q.key, func(full readResult) {
 		if !full.ok || !full.found || newest.entry.Version.Newer(full.entry.Version) {
 			s.metrics.quorumFailures.Inc("read")
 			q.done(Entry{}, false, &QuorumError{Op: "read", Acks: t.acks - 1, Need: t.need, Known: t.total})
@@ -408,19 +408,14 @@ func newestOf(answers []readResult) readResult {
 
 // fetch reads key's entry from a peer with VGET.
 func (s *Server) fetch(ctx context.Context, p *peer.Client, key []byte) readResult {
-	reply, err := p.Do(ctx, []byte("VGET"), key)
+	reply, err := p.Do(ctx, cmdVGet, key)
 	return s.readReply(p, reply, err, false)
 }
 
-// fetchGo asks a peer for key's entry (VGET) or only its version (MVVER,
-// merged VVER: a digest read) and calls done with the answer; see peer.Client.Go.
-func (s *Server) fetchGo(p *peer.Client, key []byte, versionOnly bool, done func(readResult)) {
-	cb := func(reply peer.Reply, err error) { done(s.readReply(p, reply, err, versionOnly)) }
-	if versionOnly {
-		p.GoMerged(cb, cmdMVVer, key)
-		return
-	}
-	p.Go(cb, cmdVGet, key)
+// fetchGo asks a peer for key's entry (VGET) and calls done with the
+// answer; see peer.Client.Go. (Digest reads go through quorumRead.ask.)
+func (s *Server) fetchGo(p *peer.Client, key []byte, done func(readResult)) {
+	p.Go(func(reply peer.Reply, err error) { done(s.readReply(p, reply, err, false)) }, cmdVGet, key)
 }
 
 // readReply decodes a peer's answer to VGET or VVER.
