@@ -8,8 +8,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"planet/internal/hlc"
 	"planet/internal/peer"
-	"planet/storage/hlc"
 )
 
 // maxBucketsPerRound bounds the buckets compared with one peer per round.

@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"planet/storage/hlc"
+	"planet/internal/hlc"
 )
 
 // BenchmarkEngineApply: concurrent writers through the committer (group

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"planet/internal/hlc"
 	"planet/internal/resp"
-	"planet/storage/hlc"
 )
 
 // handler serves the RESP commands of a Server.
@@ -394,7 +394,7 @@ func (s *Server) replMutation(args [][]byte, del bool) (Mutation, []byte) {
 	if e != nil {
 		return Mutation{}, e
 	}
-	m := Mutation{Key: args[0], Version: v, Origin: originOf(v), Delete: del}
+	m := Mutation{Key: args[0], Version: v, Origin: v.Origin(), Delete: del}
 	if !del {
 		m.Value = args[1]
 	}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/syndtr/goleveldb/leveldb"
 
-	"planet/storage/hlc"
+	"planet/internal/hlc"
 	"planet/storage/wal"
 )
 

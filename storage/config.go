@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"planet/storage/hlc"
 	"planet/storage/wal"
 )
 
@@ -149,20 +148,6 @@ func (c *Config) validate() error {
 		return errors.New("storage: negative duration")
 	}
 	return nil
-}
-
-// node is the replica's id in versions: "<region>-<port>", so the origin
-// region of any version can be read off it.
-func node(region string, port int) string { return region + "-" + strconv.Itoa(port) }
-
-// originOf returns the region part of a version's node.
-func originOf(v hlc.Version) string {
-	for i := 0; i < len(v.Node); i++ {
-		if v.Node[i] == '-' {
-			return v.Node[:i]
-		}
-	}
-	return v.Node
 }
 
 // engineDir is where the replica on port keeps its files.

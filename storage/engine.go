@@ -16,7 +16,7 @@ import (
 	"github.com/syndtr/goleveldb/leveldb/opt"
 	"github.com/syndtr/goleveldb/leveldb/util"
 
-	"planet/storage/hlc"
+	"planet/internal/hlc"
 	"planet/storage/wal"
 )
 

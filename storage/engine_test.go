@@ -14,8 +14,8 @@ import (
 
 	"github.com/syndtr/goleveldb/leveldb"
 
+	"planet/internal/hlc"
 	"planet/internal/planettest"
-	"planet/storage/hlc"
 	"planet/storage/wal"
 )
 

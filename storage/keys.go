@@ -5,7 +5,7 @@ import (
 	"errors"
 	"hash/crc32"
 
-	"planet/storage/hlc"
+	"planet/internal/hlc"
 )
 
 // The goleveldb key space. Data keys are spread over 65,536 layout buckets by

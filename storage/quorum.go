@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"planet/internal/hlc"
 	"planet/internal/peer"
-	"planet/storage/hlc"
 )
 
 // tally counts a quorum's answers. It is pure: the coordinator feeds it
@@ -455,7 +455,7 @@ func parseVGET(r peer.Reply) (Entry, bool, error) {
 	if err != nil {
 		return Entry{}, false, err
 	}
-	e := Entry{Version: v, Origin: originOf(v)}
+	e := Entry{Version: v, Origin: v.Origin()}
 	switch r.Array[0].Kind {
 	case peer.KindNil:
 		e.Deleted = true

@@ -14,9 +14,9 @@ import (
 
 	"planet/discovery/client"
 	"planet/internal/admin"
+	"planet/internal/hlc"
 	"planet/internal/peer"
 	"planet/internal/resp"
-	"planet/storage/hlc"
 )
 
 // Server is one storage replica: the engine, the RESP server, quorum
@@ -72,7 +72,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("storage: listen admin: %w", err)
 	}
 	cleanup = func() { closeUnstarted(ln); s.adminLn.Close() }
-	s.clock, err = hlc.NewClock(node(cfg.Region, port), cfg.Now)
+	s.clock, err = hlc.NewClock(hlc.NodeID(cfg.Region, port), cfg.Now)
 	if err != nil {
 		cleanup()
 		return nil, fmt.Errorf("storage: %w", err)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"planet/internal/hlc"
 	"strconv"
 	"strings"
 	"time"
@@ -44,25 +45,17 @@ func Invalid(name, value string, err error) error {
 var ErrRequired = errors.New("required but not set")
 
 // MaxRegionLen is the longest region name accepted.
-const MaxRegionLen = 32
+const MaxRegionLen = hlc.MaxRegionLen
 
-// ParseRegion checks a region name: 1 to 32 lowercase ASCII letters or
-// digits, starting with a letter.
+// ParseRegion checks a region name with the code base's one rule,
+// hlc.ValidRegion: 1 to 32 lowercase ASCII letters or digits, starting
+// with a letter.
 func ParseRegion(s string) (string, error) {
 	if s == "" {
 		return "", ErrRequired
 	}
-	if len(s) > MaxRegionLen {
-		return "", fmt.Errorf("longer than %d characters", MaxRegionLen)
-	}
-	if s[0] < 'a' || s[0] > 'z' {
-		return "", errors.New("must start with a lowercase letter")
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
-			return "", fmt.Errorf("must be lowercase letters and digits only (found %q)", c)
-		}
+	if err := hlc.ValidRegion(s); err != nil {
+		return "", err
 	}
 	return s, nil
 }

@@ -20,7 +20,7 @@ func TestImportRules(t *testing.T) {
 		{"planet/internal/supervisor", []string{"github.com/urfave/cli/v2"}},
 		// The tailer reads the WAL without the engine, goleveldb or go-redis.
 		{"planet/storage/wal", []string{"github.com/syndtr/goleveldb", "github.com/redis/go-redis/v9", "planet/storage"}},
-		{"planet/storage/hlc", []string{"github.com/syndtr/goleveldb", "planet/storage"}},
+		{"planet/internal/hlc", []string{"github.com/syndtr/goleveldb", "planet/storage"}},
 		// Storage reaches discovery through its client and peers through
 		// internal/peer; go-redis is owned by internal/peer.
 		{"planet/storage", []string{"github.com/hashicorp/memberlist", "github.com/urfave/cli/v2", "planet/discovery"}},
@@ -48,7 +48,7 @@ func allowedSub(forbidden, dep string) bool {
 	case "planet/discovery":
 		return true
 	case "planet/storage":
-		return dep == "planet/storage/wal" || dep == "planet/storage/hlc"
+		return dep == "planet/storage/wal" || dep == "planet/internal/hlc"
 	}
 	return false
 }

@@ -25,7 +25,7 @@
 //	logical  = decimal  ; HLC logical counter, at most 65535
 //	decimal  = "0" / %x31-39 *DIGIT  ; no sign, no leading zeros
 //	node     = 1*64( %x61-7A / DIGIT / "-" )  ; replica id: [a-z0-9-]
-//	origin   = %x61-7A *63( %x61-7A / DIGIT )  ; region: [a-z][a-z0-9]*, 1..64 bytes
+//	origin   = %x61-7A *31( %x61-7A / DIGIT )  ; region: [a-z][a-z0-9]*, 1..32 bytes
 //	crc      = 8( DIGIT / %x61-66 )  ; lowercase hex
 //
 // key and value are the raw bytes, percent-encoded: a byte in 0x21..0x7E

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strconv"
 
-	"planet/storage/hlc"
+	"planet/internal/hlc"
 )
 
 // ErrCorrupt is wrapped by every error that reports a record that is not
@@ -52,7 +52,6 @@ const (
 	tagLen      = len(tagPut)
 	crcFieldLen = len(" 0123abcd")
 	minLine     = tagLen + len("@0.0.a a") + crcFieldLen
-	maxOrigin   = 64
 	crcDigits   = "0123456789abcdef"
 )
 
@@ -70,26 +69,17 @@ var unhexLower = func() (t [256]byte) {
 	return t
 }()
 
-// ValidOrigin returns nil if s is a valid origin region: 1..64 bytes, a
-// lowercase letter followed by lowercase letters and digits.
+// ValidOrigin returns nil if s is a valid origin region (hlc.ValidRegion:
+// 1..32 bytes, a lowercase letter followed by lowercase letters and
+// digits).
 func ValidOrigin(s string) error {
-	if !validOrigin(s) {
-		return fmt.Errorf("wal: invalid origin %q: want 1..64 bytes of [a-z][a-z0-9]*", s)
+	if err := hlc.ValidRegion(s); err != nil {
+		return fmt.Errorf("wal: invalid origin %q: %w", s, err)
 	}
 	return nil
 }
 
-func validOrigin(s string) bool {
-	if len(s) == 0 || len(s) > maxOrigin || s[0] < 'a' || s[0] > 'z' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if c := s[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9') {
-			return false
-		}
-	}
-	return true
-}
+func validOrigin(s string) bool { return hlc.ValidRegion(s) == nil }
 
 // checkRecord returns an error if r cannot be encoded into a line that
 // decodes again.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"planet/storage/hlc"
+	"planet/internal/hlc"
 )
 
 // line returns body followed by its crc and '\n': a line whose checksum is
@@ -290,12 +290,12 @@ func TestAppendRecordPanicsOnInvalidRecord(t *testing.T) {
 }
 
 func TestValidOrigin(t *testing.T) {
-	for _, ok := range []string{"a", "sfo", "nyc3", "z" + strings.Repeat("9", 63)} {
+	for _, ok := range []string{"a", "sfo", "nyc3", "z" + strings.Repeat("9", 31)} {
 		if err := ValidOrigin(ok); err != nil {
 			t.Errorf("ValidOrigin(%q) = %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"", "1a", "Sfo", "sfo-1", "sfo 1", "sfo\n", strings.Repeat("a", 65)} {
+	for _, bad := range []string{"", "1a", "Sfo", "sfo-1", "sfo 1", "sfo\n", strings.Repeat("a", 33)} {
 		if ValidOrigin(bad) == nil {
 			t.Errorf("ValidOrigin(%q) = nil, want error", bad)
 		}
