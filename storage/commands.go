@@ -286,7 +286,7 @@ func (s *Server) asyncSet(args [][]byte, done func([]byte)) {
 		done(e)
 		return
 	}
-	m := Mutation{Key: args[1], Value: args[2], Version: s.clock.Now(), Origin: s.cfg.Region}
+	m := Mutation{Key: args[1], Value: args[2], Origin: s.cfg.Region}
 	s.writeAsync(m, func(_ bool, err error) {
 		if err != nil {
 			done(errReply(err))
@@ -306,7 +306,7 @@ func (s *Server) cmdDel(ctx context.Context, _ *resp.Conn, args [][]byte) []byte
 	deleted := make([]bool, len(keys))
 	errs := make([]error, len(keys))
 	forEach(len(keys), func(i int) {
-		m := Mutation{Key: keys[i], Version: s.clock.Now(), Origin: s.cfg.Region, Delete: true}
+		m := Mutation{Key: keys[i], Origin: s.cfg.Region, Delete: true}
 		deleted[i], errs[i] = s.write(m)
 	})
 	if err := errors.Join(errs...); err != nil {

@@ -22,6 +22,40 @@ const (
 	DefaultQuorumTimeout = 2 * time.Second
 )
 
+// Consistency is what a region's quorum reads and writes promise.
+type Consistency int
+
+const (
+	// Linearizable (the default): with W+R>N, reads and writes of a key are
+	// linearizable, as ABD registers. A read whose replicas disagree writes
+	// the newest entry back to W replicas before it replies, and a write
+	// whose version a replica finds older than its own writes again with a
+	// version above it (see the package doc).
+	Linearizable Consistency = iota
+	// Quorum: W replicas hold a write before OK and a read returns the
+	// newest of R answers, repairing stale replicas in the background; a
+	// read may return a write still in flight that a later read does not.
+	Quorum
+)
+
+// ParseConsistency parses "linearizable" or "quorum".
+func ParseConsistency(s string) (Consistency, error) {
+	switch s {
+	case "linearizable":
+		return Linearizable, nil
+	case "quorum":
+		return Quorum, nil
+	}
+	return 0, errors.New("want linearizable or quorum")
+}
+
+func (c Consistency) String() string {
+	if c == Quorum {
+		return "quorum"
+	}
+	return "linearizable"
+}
+
 // Config configures one storage replica.
 type Config struct {
 	// Region is this region's name; it is the origin of the writes this
@@ -68,6 +102,11 @@ type Config struct {
 	// (see peer.Client.GoMerged), so a peer fsyncs once per batch; more
 	// connections mean smaller batches and more fsyncs for the same load.
 	PeerConns int
+	// Consistency of quorum reads and writes. Default Linearizable.
+	Consistency Consistency
+	// Pprof serves Go's profiles under /debug/pprof/ on the admin port.
+	// Default off.
+	Pprof bool
 	// Engine settings; Engine.Dir is derived from DataDir and Port.
 	Engine EngineConfig
 	// Now is the clock; nil is time.Now.
@@ -144,6 +183,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("storage: quorums must be at least 1 (W=%d, R=%d)", c.W, c.R)
 	case c.MaxValue < 1:
 		return errors.New("storage: max value must be positive")
+	case c.Consistency != Linearizable && c.Consistency != Quorum:
+		return fmt.Errorf("storage: unknown consistency %d", c.Consistency)
 	case c.QuorumTimeout < 0 || c.PeerRefresh < 0 || c.HintWindow < 0 || c.MaxClockSkew < 0:
 		return errors.New("storage: negative duration")
 	}

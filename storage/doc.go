@@ -56,13 +56,14 @@
 // coordinator's own write is done (so that its SCAN and DBSIZE, which are
 // local, show what it acknowledged). Otherwise the client gets "-NOQUORUM
 // write: a of W required replicas acknowledged (n known)", never OK; as
-// in Cassandra, replicas
-// that did apply the write keep it. A GET reads the local replica and asks
+// in Cassandra, replicas that did apply the write keep it (the coordinator
+// writes its own copy even when fewer than W replicas are known, so the
+// count is honest). A GET reads the local replica and asks
 // R-1 peers for their version only (VVER, merged as MVVER like writes: a
 // digest read as in Cassandra);
 // if a peer holds a newer version its entry is fetched (VGET). The highest
 // version is returned and the replicas that answered an older one are
-// repaired (read repair). A peer that has not answered within 20ms is
+// repaired (read repair, before the reply: see Linearizability). A peer that has not answered within 20ms is
 // backed up by the next one (speculative retry), and a peer that does not
 // keep up (hung, partitioned: its queue is full) fails at once and gets a
 // hint, so one bad replica stalls neither reads nor writes. SCAN and
@@ -80,6 +81,47 @@
 // newer version; REPL.DEL replies :1 if it deleted a live value. Both count
 // as acknowledgements: either way the replica durably holds the version or
 // a newer one.
+//
+// # Linearizability
+//
+// With W+R>N and Consistency Linearizable (the default), every key is a
+// linearizable register, as ABD's. Two rules make it so; with Quorum
+// consistency neither runs, and a read may return a write still in flight
+// that a later read does not (the new/old inversion).
+//
+// Reads write back. A read that finds its R answers disagreeing (or that
+// fewer than W of them hold the newest entry) writes the newest entry to
+// every replica not known to hold it and replies only once W replicas hold
+// it durably (a replica holding a newer version counts). So a value that a
+// read returned is held by W replicas; every later read's R replicas
+// intersect them and return it or something newer. Reads whose answers
+// agree cost nothing extra.
+//
+// Writes order above a quorum. A write must get a version above every
+// version that a write quorum held when it began, also when two
+// coordinators mint versions in the same millisecond (HLC ties are ordered
+// by node id, which is not real-time order). Rather than ABD's query round
+// before every write, the replication itself is the query: a replica
+// applies a replicated write iff its version is newer than the one it
+// holds, and otherwise answers with the newer version it holds. A
+// coordinator that hears of a newer version ends the attempt, moves its
+// clock past that version and writes again with a new one (at most 8
+// attempts, then an error), so the version a write is acknowledged with
+// was newer, on each of the W replicas that acknowledged it, than what that
+// replica held when it applied it. Now let A be any write acknowledged (or
+// any value a read returned) before write B began: W replicas held A's
+// version or a newer one before B began. If 2W > N, B's W acknowledging
+// replicas include one of them, which applied B only because B's version
+// was above what it held, so B's version is above A's. If 2W <= N, write
+// quorums need not intersect, and the coordinator first runs a quorum read
+// of the key (ABD's query phase, with write-back), whose R replicas do
+// intersect A's W, and mints B's version after observing the newest one.
+// Retried attempts and failed writes may leave lower versions of the same
+// write on some replicas; they are older than what every later operation
+// returns, and a write that got an error has an unknown outcome, as in any
+// quorum system. An acknowledged write of the coordinator is also done
+// locally, so SCAN and DBSIZE there show it; they read one replica and are
+// not linearizable.
 //
 // # Row cache
 //

@@ -12,6 +12,7 @@ type serverMetrics struct {
 	unknownCommands atomic.Int64
 	quorumFailures  *metrics.CounterVec
 	readRepairs     *metrics.CounterVec
+	writeBacks      *metrics.CounterVec
 	antiEntropy     *metrics.CounterVec
 	handoffs        *metrics.CounterVec
 	replication     *metrics.Histogram
@@ -26,6 +27,7 @@ func newServerMetrics(s *Server) *serverMetrics {
 		commands:       make(map[string]*commandCounts),
 		quorumFailures: reg.NewCounterVec("storage_quorum_failures_total", "Writes and reads that did not reach their quorum.", "op"),
 		readRepairs:    reg.NewCounterVec("storage_read_repairs_total", "Stale replicas repaired by reads."),
+		writeBacks:     reg.NewCounterVec("storage_read_write_backs_total", "Linearizable reads that wrote the newest entry back to W replicas before replying."),
 		antiEntropy:    reg.NewCounterVec("storage_anti_entropy_repairs_total", "Keys repaired by anti-entropy, pulled from or pushed to a peer.", "direction"),
 		handoffs:       reg.NewCounterVec("storage_hints_delivered_total", "Hinted keys delivered to a peer that was back."),
 		replication:    reg.NewHistogram("storage_replication_seconds", "Round trip of a replicated write to a peer replica.", lat),

@@ -71,38 +71,69 @@ func (s *Server) write(m Mutation) (wasLive bool, err error) {
 	return o.wasLive, o.err
 }
 
-// writeAsync coordinates a quorum write of m: the local engine and every
-// peer in parallel, without a goroutine. It calls done once, when W
-// replicas (the coordinator included) made the write durable and the local
-// write is done (so that SCAN and DBSIZE on this replica, which are local,
-// show what it acknowledged), or with a *QuorumError once every replica
-// answered, or QuorumTimeout passed, without W acknowledgements (a lost
-// quorum still waits for every answer, so that the error says how many
-// hold the write). Peers that fail get a hint.
+// writeAsync coordinates a quorum write of m, whose version it mints: the
+// local engine and every peer in parallel, without a goroutine. It calls
+// done once, when W replicas (the coordinator included) made the write
+// durable and the local write is done (so that SCAN and DBSIZE on this
+// replica, which are local, show what it acknowledged), or with a
+// *QuorumError once every replica answered, or QuorumTimeout passed,
+// without W acknowledgements (a lost quorum still waits for every answer,
+// so that the error says how many hold the write). Peers that fail get a
+// hint.
+//
+// With Linearizable consistency the version is minted only after the
+// versions of key on N-W+1 replicas, which meet every write quorum, are
+// known (queryVersion, ABD's query phase): it is then above every version
+// that a write quorum held when the write began.
 func (s *Server) writeAsync(m Mutation, done func(wasLive bool, err error)) {
-	peers, _ := s.clients()
-	q := &quorumWrite{s: s, t: tally{need: s.cfg.W, total: 1 + len(peers)}, done: done}
-	if q.t.total < q.t.need {
-		s.metrics.quorumFailures.Inc("write")
-		done(false, &QuorumError{Op: "write", Need: q.t.need, Known: q.t.total})
+	if s.cfg.Consistency == Quorum {
+		s.replicateWrite(m, done)
 		return
 	}
+	s.queryVersion(m.Key, func(newest Entry, _ bool, err error) {
+		if err != nil {
+			done(false, err)
+			return
+		}
+		s.clock.Observe(newest.Version)
+		s.replicateWrite(m, done)
+	})
+}
+
+// replicateWrite mints m's version and writes it to W replicas; see
+// writeAsync.
+func (s *Server) replicateWrite(m Mutation, done func(wasLive bool, err error)) {
+	peers, _ := s.clients()
+	m.Version = s.clock.Now()
+	q := &quorumWrite{s: s, op: "write", done: done, t: tally{need: s.cfg.W, total: 1 + len(peers)}}
+	s.startWrite(q, m, peers, true)
+}
+
+// startWrite sends m to peers and, if local, to the local engine, feeding
+// their outcomes to q.
+func (s *Server) startWrite(q *quorumWrite, m Mutation, peers []*peer.Client, local bool) {
+	q.localDone = !local
 	s.writeDeadlines.add(q, &q.deadline)
 	args := replArgs(m, true)
 	for _, p := range peers {
 		s.replicate(p, m.Key, args, q)
 	}
+	if !local {
+		return
+	}
 	s.eng.ApplyFunc(m, func(r Result) {
 		if r.Err != nil {
-			s.log.Warn("storage: local write failed", "err", r.Err)
+			s.log.Warn("local write failed", "err", r.Err)
 		}
 		q.add(ackResult{ok: r.Err == nil, wasLive: r.WasLive}, true)
 	})
 }
 
-// quorumWrite is the state of one writeAsync: the outcomes so far.
+// quorumWrite is the state of one replicated write (or a read's
+// write-back): the outcomes so far.
 type quorumWrite struct {
 	s        *Server
+	op       string // "write", or "read" for a read's write-back
 	deadline uint64 // in s.writeDeadlines
 	done     func(wasLive bool, err error)
 
@@ -147,8 +178,8 @@ func (q *quorumWrite) finishLocked() {
 	q.mu.Unlock()
 	q.s.writeDeadlines.drop(q.deadline)
 	if !t.reached() {
-		q.s.metrics.quorumFailures.Inc("write")
-		q.done(false, &QuorumError{Op: "write", Acks: t.acks, Need: t.need, Known: t.total})
+		q.s.metrics.quorumFailures.Inc(q.op)
+		q.done(false, &QuorumError{Op: q.op, Acks: t.acks, Need: t.need, Known: t.total})
 		return
 	}
 	q.done(t.wasLive, nil)
@@ -196,9 +227,10 @@ func (s *Server) replicate(p *peer.Client, key []byte, args [][]byte, q *quorumW
 			return
 		}
 		s.metrics.replication.Observe(time.Since(start).Seconds())
-		if q != nil {
-			q.add(ackResult{ok: true, wasLive: isDel && reply.Kind == peer.KindInt && reply.Int == 1}, false)
+		if q == nil {
+			return
 		}
+		q.add(ackResult{ok: true, wasLive: isDel && reply.Kind == peer.KindInt && reply.Int == 1}, false)
 	}, args...)
 }
 
@@ -237,19 +269,30 @@ const speculativeRead = 20 * time.Millisecond
 // an answer. done gets the newest entry; the replicas that answered an
 // older one are repaired (read repair).
 func (s *Server) readAsync(key []byte, done func(Entry, bool, error)) {
+	s.startRead(key, s.cfg.R, false, done)
+}
+
+// queryVersion learns the newest version of key on N-W+1 replicas, the
+// coordinator included: enough to meet every write quorum. done gets an
+// entry that holds only that version (zero if none holds key). It is a
+// digest read without fetch or repair.
+func (s *Server) queryVersion(key []byte, done func(Entry, bool, error)) {
+	peers, _ := s.clients()
+	s.startRead(key, max(1+len(peers)-s.cfg.W+1, 1), true, done)
+}
+
+// startRead starts a read of key that needs answers from need replicas,
+// the coordinator included; query: versions only (see queryVersion).
+func (s *Server) startRead(key []byte, need int, query bool, done func(Entry, bool, error)) {
 	local, err := s.eng.Get(key)
 	localRes := readResult{entry: local, found: err == nil, ok: err == nil || errors.Is(err, ErrNotFound)}
-	if s.cfg.R <= 1 {
-		if !localRes.ok {
-			done(Entry{}, false, err)
-			return
-		}
+	if need <= 1 && localRes.ok {
 		done(local, localRes.found, nil)
 		return
 	}
 	peers, start := s.clients()
-	q := &quorumRead{s: s, key: key, peers: peers, start: start, versionOnly: localRes.ok, done: done,
-		t: tally{need: s.cfg.R, total: 1 + len(peers)}}
+	q := &quorumRead{s: s, key: key, peers: peers, start: start, versionOnly: localRes.ok || query, query: query,
+		done: done, t: tally{need: need, total: 1 + len(peers)}}
 	q.answers = q.answerBuf[:0]
 	q.t.add(localRes.ok)
 	if localRes.ok {
@@ -274,6 +317,7 @@ type quorumRead struct {
 	peers       []*peer.Client
 	start       int
 	versionOnly bool
+	query       bool // versions only: no fetch, no repair (queryVersion)
 	done        func(Entry, bool, error)
 
 	mu        sync.Mutex
@@ -359,12 +403,20 @@ func (q *quorumRead) finishLocked() {
 	t, answers := q.t, q.answers
 	q.mu.Unlock()
 	s := q.s
+	op := "read"
+	if q.query {
+		op = "write"
+	}
 	if !t.reached() {
-		s.metrics.quorumFailures.Inc("read")
-		q.done(Entry{}, false, &QuorumError{Op: "read", Acks: t.acks, Need: t.need, Known: t.total})
+		s.metrics.quorumFailures.Inc(op)
+		q.done(Entry{}, false, &QuorumError{Op: op, Acks: t.acks, Need: t.need, Known: t.total})
 		return
 	}
 	newest := newestOf(answers)
+	if q.query {
+		q.done(newest.entry, newest.found, nil)
+		return
+	}
 	if !newest.versionOnly {
 		q.complete(newest, answers)
 		return
@@ -386,12 +438,73 @@ func (q *quorumRead) fetchNewest(t tally, newest readResult, answers []readResul
 	})
 }
 
+// complete replies with the newest answer once stale replicas are
+// repaired: before the reply with Linearizable consistency (writeBack), in
+// the background with Quorum.
 func (q *quorumRead) complete(newest readResult, answers []readResult) {
-	q.s.repair(q.key, newest, answers)
+	s := q.s
 	if newest.found {
-		q.s.clock.Observe(newest.entry.Version)
+		s.clock.Observe(newest.entry.Version)
 	}
-	q.done(newest.entry, newest.found, nil)
+	if s.cfg.Consistency == Quorum {
+		s.repair(q.key, newest, answers)
+		q.done(newest.entry, newest.found, nil)
+		return
+	}
+	s.writeBack(q.key, newest, answers, q.peers, func(err error) {
+		if err != nil {
+			q.done(Entry{}, false, err)
+			return
+		}
+		q.done(newest.entry, newest.found, nil)
+	})
+}
+
+// writeBack makes the newest entry that a read found durable on W
+// replicas before the read replies (ABD's write-back), so that no later
+// read, whose R replicas meet those W, returns an older one. Reads whose
+// answers agree, or that found nothing, cost nothing: the entry is written
+// only when fewer than W of the replicas that answered hold it, to every
+// replica not known to hold it (the stale answerers are read-repaired).
+func (s *Server) writeBack(key []byte, newest readResult, answers []readResult, peers []*peer.Client, done func(error)) {
+	if !newest.found {
+		done(nil)
+		return
+	}
+	holders, localHolds := 0, false
+	for _, a := range answers {
+		if a.found && a.entry.Version == newest.entry.Version {
+			holders++
+			localHolds = localHolds || a.peer == nil
+		}
+	}
+	if holders >= s.cfg.W {
+		done(nil)
+		return
+	}
+	targets := make([]*peer.Client, 0, len(peers))
+	for _, p := range peers {
+		if !holds(answers, p, newest.entry.Version) {
+			targets = append(targets, p)
+		}
+	}
+	s.metrics.readRepairs.Add(float64(len(answers) - holders))
+	s.metrics.writeBacks.Inc()
+	m := Mutation{Key: key, Value: newest.entry.Value, Version: newest.entry.Version,
+		Origin: newest.entry.Origin, Delete: newest.entry.Deleted}
+	q := &quorumWrite{s: s, op: "read", t: tally{need: s.cfg.W, total: holders + len(targets) + boolInt(!localHolds), acks: holders}}
+	q.done = func(_ bool, err error) { done(err) }
+	s.startWrite(q, m, targets, !localHolds)
+}
+
+// holds reports whether p answered with version v.
+func holds(answers []readResult, p *peer.Client, v hlc.Version) bool {
+	for _, a := range answers {
+		if a.peer == p && a.found && a.entry.Version == v {
+			return true
+		}
+	}
+	return false
 }
 
 // newestOf returns the answer with the highest version (found beats not
@@ -481,7 +594,7 @@ func (s *Server) repair(key []byte, newest readResult, answers []readResult) {
 		}
 		s.metrics.readRepairs.Inc()
 		if a.peer == nil {
-			go s.eng.Apply(context.Background(), m)
+			s.eng.ApplyFunc(m, func(Result) {}) // the committer owns it; Close answers it
 			continue
 		}
 		s.replicate(a.peer, key, replArgs(m, true), nil)

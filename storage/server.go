@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"os"
 	"sync"
 	"time"
 
@@ -139,7 +138,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer stopDeadlines()
 	mux := http.NewServeMux()
 	admin.Handle(mux, s.health, s.metrics.reg)
-	if os.Getenv("PLANET_PPROF") != "" {
+	if s.cfg.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	}
@@ -166,7 +165,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return nil
 	})
 	s.log.Info("storage: serving", "addr", s.addr, "admin", s.AdminAddr(), "region", s.cfg.Region,
-		"w", s.cfg.W, "r", s.cfg.R, "durability", s.cfg.Engine.Durability.String())
+		"w", s.cfg.W, "r", s.cfg.R, "consistency", s.cfg.Consistency.String(), "durability", s.cfg.Engine.Durability.String())
 	<-ctx.Done()
 	wg.Wait()
 	s.pool.Close()

@@ -37,6 +37,8 @@ func storageCommand() *cli.Command {
 					&cli.StringFlag{Name: "discovery", Value: "127.0.0.1:10200", EnvVars: []string{"DISCOVERY_ADDR"}, Usage: "this region's discovery `host:port`"},
 					&cli.StringFlag{Name: "w", Value: "2", EnvVars: []string{"QUORUM_W"}, Usage: "write quorum (replicas, this one included)"},
 					&cli.StringFlag{Name: "r", Value: "2", EnvVars: []string{"QUORUM_R"}, Usage: "read quorum (replicas, this one included)"},
+					&cli.StringFlag{Name: "consistency", Value: "linearizable", EnvVars: []string{"STORAGE_CONSISTENCY"}, Usage: "linearizable (reads write back disagreeing replicas; writes order above a quorum's versions) or quorum"},
+					&cli.BoolFlag{Name: "pprof", EnvVars: []string{"STORAGE_PPROF"}, Usage: "serve Go's profiles under /debug/pprof/ on the admin port"},
 					&cli.StringFlag{Name: "durability", Value: "always", EnvVars: []string{"STORAGE_DURABILITY"}, Usage: "always (fsync before reply), interval or never"},
 					&cli.StringFlag{Name: "sync-interval", Value: "100ms", EnvVars: []string{"STORAGE_SYNC_INTERVAL"}, Usage: "fsync period of --durability interval"},
 					&cli.StringFlag{Name: "max-value", Value: strconv.Itoa(storage.DefaultMaxValue), EnvVars: []string{"STORAGE_MAX_VALUE"}, Usage: "largest value, bytes"},
@@ -117,6 +119,10 @@ func storageConfig(c *cli.Context) (storage.Config, error) {
 	if cfg.R, err = intVar(c, "r", "QUORUM_R", 1, 64); err != nil {
 		return cfg, err
 	}
+	if cfg.Consistency, err = storage.ParseConsistency(c.String("consistency")); err != nil {
+		return cfg, config.Invalid("STORAGE_CONSISTENCY", c.String("consistency"), err)
+	}
+	cfg.Pprof = c.Bool("pprof")
 	if cfg.Engine.Durability, err = storage.ParseDurability(c.String("durability")); err != nil {
 		return cfg, config.Invalid("STORAGE_DURABILITY", c.String("durability"), err)
 	}

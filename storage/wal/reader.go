@@ -40,6 +40,18 @@ func NewReader(r io.Reader, offset int64) *Reader {
 	return &Reader{src: r, off: offset}
 }
 
+// Reset makes r read from src, whose first byte is at file offset offset, as
+// a new Reader would, keeping its buffers and MaxRecord: a reader that
+// follows a log restarts at Offset() this way without allocating.
+func (r *Reader) Reset(src io.Reader, offset int64) {
+	r.src, r.off = src, offset
+	if r.buf != nil {
+		r.buf.Reset(src)
+	}
+	r.partial = r.partial[:0]
+	r.err, r.padded = nil, nil
+}
+
 // Offset returns the file offset just past the last good record returned by
 // Next: where a new Reader resumes, or where recovery cuts a bad tail.
 func (r *Reader) Offset() int64 { return r.off }

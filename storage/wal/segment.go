@@ -123,7 +123,7 @@ type Writer struct {
 	// 160 µs, 30 µs of CPU instead of 60).
 	Prealloc int64
 
-	f      *os.File
+	f      File
 	size   int64 // end of the records
 	padEnd int64 // end of the file: size plus padding
 	err    error // sticky
@@ -139,10 +139,17 @@ var zeros = make([]byte, 64<<10)
 // padding) is cut off first, and the cut is fsynced; a file shorter than end
 // is an error.
 func OpenWriter(path string, end int64) (*Writer, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	return OpenWriterWith(path, end, Options{})
+}
+
+// OpenWriterWith is OpenWriter with options: the Writer does its file I/O
+// (and the directory fsync that creating the log needs) through opts.FS.
+func OpenWriterWith(path string, end int64, opts Options) (*Writer, error) {
+	fsys := opts.fs()
+	f, err := fsys.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	created := err == nil
 	if errors.Is(err, fs.ErrExist) {
-		f, err = os.OpenFile(path, os.O_WRONLY, 0)
+		f, err = fsys.OpenFile(path, os.O_WRONLY, 0)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("wal: open writer: %w", err)
@@ -151,12 +158,12 @@ func OpenWriter(path string, end int64) (*Writer, error) {
 	switch {
 	case err != nil:
 	case created:
-		err = SyncDir(filepath.Dir(path))
+		err = syncDir(fsys, filepath.Dir(path))
 	case info.Size() < end:
 		err = fmt.Errorf("file has %d bytes, its records end at %d", info.Size(), end)
 	case info.Size() > end:
 		if err = f.Truncate(end); err == nil {
-			err = fdatasync(f)
+			err = f.Datasync()
 		}
 	}
 	if err == nil && end < 0 {
@@ -208,7 +215,7 @@ func (w *Writer) Sync() error {
 	if w.err != nil {
 		return w.err
 	}
-	if err := fdatasync(w.f); err != nil {
+	if err := w.f.Datasync(); err != nil {
 		w.err = fmt.Errorf("wal: sync: %w", err)
 		return w.err
 	}
@@ -263,15 +270,10 @@ func Truncate(path string, size int64) error {
 // SyncDir fsyncs the directory dir, making file creations, renames and
 // removals in it durable.
 func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
+	if err := syncDir(OSFS{}, dir); err != nil {
 		return fmt.Errorf("wal: sync dir: %w", err)
 	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("wal: sync dir: %w", err)
-	}
-	return d.Close()
+	return nil
 }
 
 // WriteSnapshot writes SnapshotName(gen) in dir atomically. It writes to
@@ -281,29 +283,36 @@ func SyncDir(dir string) error {
 // is removed and no snapshot file appears. An existing snapshot of the same
 // generation is replaced.
 func WriteSnapshot(dir string, gen uint64, fill func(emit func(*Record) error) error) error {
+	return WriteSnapshotWith(dir, gen, Options{}, fill)
+}
+
+// WriteSnapshotWith is WriteSnapshot with options: it does its file I/O
+// through opts.FS.
+func WriteSnapshotWith(dir string, gen uint64, opts Options, fill func(emit func(*Record) error) error) error {
 	if gen == 0 {
 		return errors.New("wal: write snapshot: generation 0")
 	}
+	fsys := opts.fs()
 	name := filepath.Join(dir, SnapshotName(gen))
 	tmp := name + tmpSuffix
-	if err := writeSnapshotFile(tmp, fill); err != nil {
-		os.Remove(tmp)
+	if err := writeSnapshotFile(fsys, tmp, fill); err != nil {
+		fsys.Remove(tmp)
 		return fmt.Errorf("wal: write snapshot %s: %w", name, err)
 	}
-	if err := os.Rename(tmp, name); err != nil {
-		os.Remove(tmp)
+	if err := fsys.Rename(tmp, name); err != nil {
+		fsys.Remove(tmp)
 		return fmt.Errorf("wal: write snapshot: %w", err)
 	}
-	if err := SyncDir(dir); err != nil {
-		os.Remove(name) // not known to be durable: do not let it count
-		return fmt.Errorf("wal: write snapshot %s: %w", name, err)
+	if err := syncDir(fsys, dir); err != nil {
+		fsys.Remove(name) // not known to be durable: do not let it count
+		return fmt.Errorf("wal: write snapshot %s: sync dir: %w", name, err)
 	}
 	return nil
 }
 
 // writeSnapshotFile creates path, writes the records fill emits and fsyncs.
-func writeSnapshotFile(path string, fill func(emit func(*Record) error) error) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+func writeSnapshotFile(fsys FS, path string, fill func(emit func(*Record) error) error) error {
+	f, err := fsys.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
