@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -10,63 +9,11 @@ import (
 
 	"planet/internal/hlc"
 	"planet/internal/peer"
+	"planet/storage/engine"
 )
 
 // maxBucketsPerRound bounds the buckets compared with one peer per round.
 const maxBucketsPerRound = 64
-
-// keyVersion is one entry of a digest bucket listing.
-type keyVersion struct {
-	key     []byte
-	version hlc.Version
-	deleted bool
-}
-
-// BucketEntries lists the keys and versions (tombstones included) of one
-// anti-entropy digest bucket.
-func (e *Engine) bucketEntries(bucket int) ([]keyVersion, error) {
-	if err := e.Flush(); err != nil {
-		return nil, err
-	}
-	from := bucket << digestShift
-	it := e.db.NewIterator(e.iterRange(from, from+1<<digestShift), nil)
-	defer it.Release()
-	var out []keyVersion
-	for it.Next() {
-		key, _ := userKey(it.Key())
-		ent, err := decodeEntry(it.Value())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, keyVersion{key: append([]byte(nil), key...), version: ent.Version, deleted: ent.Deleted})
-	}
-	return out, it.Error()
-}
-
-// encodeDigest is the REPL.DIGEST reply body: the buckets' hashes, 8 bytes
-// each, big-endian.
-func encodeDigest(d *[numBuckets]uint64) []byte {
-	b := make([]byte, 0, 8*numBuckets)
-	for _, h := range d {
-		b = binary.BigEndian.AppendUint64(b, h)
-	}
-	return b
-}
-
-// diffBuckets returns the buckets whose hashes differ between a local digest
-// and an encoded remote one.
-func diffBuckets(local *[numBuckets]uint64, remote []byte) ([]int, error) {
-	if len(remote) != 8*numBuckets {
-		return nil, fmt.Errorf("digest of %d bytes, want %d", len(remote), 8*numBuckets)
-	}
-	var diff []int
-	for i := range local {
-		if local[i] != binary.BigEndian.Uint64(remote[8*i:]) {
-			diff = append(diff, i)
-		}
-	}
-	return diff, nil
-}
 
 // antiEntropy compares digests with every peer every AntiEntropyInterval
 // (with jitter) and exchanges what differs.
@@ -107,7 +54,7 @@ func (s *Server) syncWith(ctx context.Context, p *peer.Client) error {
 		return errors.New("REPL.DIGEST: want a bulk string")
 	}
 	local := s.eng.Digest()
-	diff, err := diffBuckets(&local, reply.Str)
+	diff, err := engine.DiffBuckets(&local, reply.Str)
 	if err != nil {
 		return err
 	}
@@ -132,26 +79,26 @@ func (s *Server) syncBucket(ctx context.Context, p *peer.Client, bucket int) err
 	if err != nil {
 		return err
 	}
-	mine, err := s.eng.bucketEntries(bucket)
+	mine, err := s.eng.BucketEntries(bucket)
 	if err != nil {
 		return err
 	}
 	theirs := make(map[string]hlc.Version, len(remote))
 	for _, kv := range remote {
-		theirs[string(kv.key)] = kv.version
+		theirs[string(kv.Key)] = kv.Version
 	}
 	now := s.cfg.Now()
 	grace := s.cfg.Engine.TombstoneGrace
 	for _, kv := range mine {
-		v, ok := theirs[string(kv.key)]
-		delete(theirs, string(kv.key))
+		v, ok := theirs[string(kv.Key)]
+		delete(theirs, string(kv.Key))
 		switch {
-		case ok && v == kv.version:
-		case ok && v.Newer(kv.version):
-			s.pull(ctx, p, kv.key)
-		case kv.deleted && tombstoneExpired(kv.version, now, grace):
+		case ok && v == kv.Version:
+		case ok && v.Newer(kv.Version):
+			s.pull(ctx, p, kv.Key)
+		case kv.Deleted && engine.TombstoneExpired(kv.Version, now, grace):
 		default:
-			if s.handOff(ctx, p, kv.key) {
+			if s.handOff(ctx, p, kv.Key) {
 				s.metrics.antiEntropy.Inc("push")
 			}
 		}
@@ -168,10 +115,10 @@ func (s *Server) pull(ctx context.Context, p *peer.Client, key []byte) {
 	if !r.ok || !r.found {
 		return
 	}
-	if r.entry.Deleted && tombstoneExpired(r.entry.Version, s.cfg.Now(), s.cfg.Engine.TombstoneGrace) {
+	if r.entry.Deleted && engine.TombstoneExpired(r.entry.Version, s.cfg.Now(), s.cfg.Engine.TombstoneGrace) {
 		return
 	}
-	m := Mutation{Key: key, Value: r.entry.Value, Version: r.entry.Version, Origin: r.entry.Origin, Delete: r.entry.Deleted}
+	m := engine.Mutation{Key: key, Value: r.entry.Value, Version: r.entry.Version, Origin: r.entry.Origin, Delete: r.entry.Deleted}
 	if res := s.eng.Apply(ctx, m); res.Err == nil && res.Applied {
 		s.clock.Observe(m.Version)
 		s.metrics.antiEntropy.Inc("pull")
@@ -179,17 +126,17 @@ func (s *Server) pull(ctx context.Context, p *peer.Client, key []byte) {
 }
 
 // parseBucket decodes a REPL.BUCKET reply: [key, version, ...].
-func parseBucket(r peer.Reply) ([]keyVersion, error) {
+func parseBucket(r peer.Reply) ([]engine.KeyVersion, error) {
 	if r.Kind != peer.KindArray || len(r.Array)%2 != 0 {
 		return nil, errors.New("REPL.BUCKET: want [key, version, ...]")
 	}
-	out := make([]keyVersion, 0, len(r.Array)/2)
+	out := make([]engine.KeyVersion, 0, len(r.Array)/2)
 	for i := 0; i < len(r.Array); i += 2 {
 		v, err := hlc.ParseVersion(r.Array[i+1].Str)
 		if err != nil {
 			return nil, fmt.Errorf("REPL.BUCKET: %w", err)
 		}
-		out = append(out, keyVersion{key: r.Array[i].Str, version: v})
+		out = append(out, engine.KeyVersion{Key: r.Array[i].Str, Version: v})
 	}
 	return out, nil
 }

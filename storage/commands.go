@@ -10,6 +10,7 @@ import (
 
 	"planet/internal/hlc"
 	"planet/internal/resp"
+	"planet/storage/engine"
 )
 
 // handler serves the RESP commands of a Server.
@@ -179,7 +180,7 @@ func (s *Server) asyncGet(args [][]byte, done func([]byte)) {
 		done(e)
 		return
 	}
-	s.readAsync(args[1], func(ent Entry, found bool, err error) {
+	s.readAsync(args[1], func(ent engine.Entry, found bool, err error) {
 		switch {
 		case err != nil:
 			done(errReply(err))
@@ -192,8 +193,8 @@ func (s *Server) asyncGet(args [][]byte, done func([]byte)) {
 }
 
 // readMany runs quorum reads of keys in parallel.
-func (s *Server) readMany(ctx context.Context, keys [][]byte) ([]Entry, error) {
-	out := make([]Entry, len(keys))
+func (s *Server) readMany(ctx context.Context, keys [][]byte) ([]engine.Entry, error) {
+	out := make([]engine.Entry, len(keys))
 	errs := make([]error, len(keys))
 	forEach(len(keys), func(i int) {
 		k := keys[i]
@@ -286,7 +287,7 @@ func (s *Server) asyncSet(args [][]byte, done func([]byte)) {
 		done(e)
 		return
 	}
-	m := Mutation{Key: args[1], Value: args[2], Origin: s.cfg.Region}
+	m := engine.Mutation{Key: args[1], Value: args[2], Origin: s.cfg.Region}
 	s.writeAsync(m, func(_ bool, err error) {
 		if err != nil {
 			done(errReply(err))
@@ -306,7 +307,7 @@ func (s *Server) cmdDel(ctx context.Context, _ *resp.Conn, args [][]byte) []byte
 	deleted := make([]bool, len(keys))
 	errs := make([]error, len(keys))
 	forEach(len(keys), func(i int) {
-		m := Mutation{Key: keys[i], Origin: s.cfg.Region, Delete: true}
+		m := engine.Mutation{Key: keys[i], Origin: s.cfg.Region, Delete: true}
 		deleted[i], errs[i] = s.write(m)
 	})
 	if err := errors.Join(errs...); err != nil {
@@ -325,7 +326,7 @@ func (s *Server) cmdDel(ctx context.Context, _ *resp.Conn, args [][]byte) []byte
 // else [value, version], value null for a tombstone.
 func (s *Server) cmdVGet(_ context.Context, _ *resp.Conn, args [][]byte) []byte {
 	ent, err := s.eng.Get(args[1])
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, engine.ErrNotFound) {
 		return resp.AppendNullArray(nil)
 	}
 	if err != nil {
@@ -344,7 +345,7 @@ func (s *Server) cmdVGet(_ context.Context, _ *resp.Conn, args [][]byte) []byte 
 // tombstone), or null if it holds none: the digest read of a quorum GET.
 func (s *Server) cmdVVer(_ context.Context, _ *resp.Conn, args [][]byte) []byte {
 	ent, err := s.eng.Get(args[1])
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, engine.ErrNotFound) {
 		return resp.AppendNull(nil)
 	}
 	if err != nil {
@@ -361,7 +362,7 @@ func (s *Server) cmdMVVer(_ context.Context, _ *resp.Conn, args [][]byte) []byte
 	for _, k := range args[1:] {
 		ent, err := s.eng.Get(k)
 		switch {
-		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, engine.ErrNotFound):
 			b = resp.AppendNull(b)
 		case err != nil:
 			b = append(b, errReply(err)...)
@@ -389,12 +390,12 @@ func (s *Server) parseReplVersion(b []byte) (hlc.Version, []byte) {
 
 // replMutation parses the arguments of REPL.PUT (key value version) or
 // REPL.DEL (key version); on bad input it returns the error reply.
-func (s *Server) replMutation(args [][]byte, del bool) (Mutation, []byte) {
+func (s *Server) replMutation(args [][]byte, del bool) (engine.Mutation, []byte) {
 	v, e := s.parseReplVersion(args[len(args)-1])
 	if e != nil {
-		return Mutation{}, e
+		return engine.Mutation{}, e
 	}
-	m := Mutation{Key: args[0], Version: v, Origin: v.Origin(), Delete: del}
+	m := engine.Mutation{Key: args[0], Version: v, Origin: v.Origin(), Delete: del}
 	if !del {
 		m.Value = args[1]
 	}
@@ -410,7 +411,7 @@ func (s *Server) replMutation(args [][]byte, del bool) (Mutation, []byte) {
 // replReply is the reply to a replicated write: REPL.PUT :1 if applied,
 // :0 if the replica already held that version or a newer one; REPL.DEL :1
 // if it deleted a live value, else :0.
-func replReply(m Mutation, r Result) []byte {
+func replReply(m engine.Mutation, r engine.Result) []byte {
 	if r.Err != nil {
 		return errReply(r.Err)
 	}
@@ -435,7 +436,7 @@ func (s *Server) asyncRepl(args [][]byte, done func([]byte)) {
 		return
 	}
 	s.clock.Observe(m.Version)
-	s.eng.ApplyFunc(m, func(r Result) { done(replReply(m, r)) })
+	s.eng.ApplyFunc(m, func(r engine.Result) { done(replReply(m, r)) })
 }
 
 // asyncReplMPut runs REPL.MPUT key value version [key value version ...].
@@ -479,28 +480,28 @@ func (s *Server) asyncReplMany(args [][]byte, del bool, done func([]byte)) {
 			continue
 		}
 		s.clock.Observe(m.Version)
-		s.eng.ApplyFunc(m, func(r Result) { answer(i, replReply(m, r)) })
+		s.eng.ApplyFunc(m, func(r engine.Result) { answer(i, replReply(m, r)) })
 	}
 }
 
 func (s *Server) cmdReplDigest(context.Context, *resp.Conn, [][]byte) []byte {
 	d := s.eng.Digest()
-	return resp.AppendBulk(nil, encodeDigest(&d))
+	return resp.AppendBulk(nil, engine.EncodeDigest(&d))
 }
 
 func (s *Server) cmdReplBucket(_ context.Context, _ *resp.Conn, args [][]byte) []byte {
 	b, err := strconv.Atoi(string(args[1]))
-	if err != nil || b < 0 || b >= numBuckets {
-		return resp.AppendError(nil, fmt.Sprintf("ERR bucket must be an integer in [0, %d)", numBuckets))
+	if err != nil || b < 0 || b >= engine.NumBuckets {
+		return resp.AppendError(nil, fmt.Sprintf("ERR bucket must be an integer in [0, %d)", engine.NumBuckets))
 	}
-	kvs, err := s.eng.bucketEntries(b)
+	kvs, err := s.eng.BucketEntries(b)
 	if err != nil {
 		return errReply(err)
 	}
 	out := resp.AppendArray(nil, 2*len(kvs))
 	for _, kv := range kvs {
-		out = resp.AppendBulk(out, kv.key)
-		out = resp.AppendBulk(out, kv.version.AppendText(nil))
+		out = resp.AppendBulk(out, kv.Key)
+		out = resp.AppendBulk(out, kv.Version.AppendText(nil))
 	}
 	return out
 }

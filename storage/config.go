@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"planet/storage/engine"
 	"planet/storage/wal"
 )
 
@@ -108,7 +109,7 @@ type Config struct {
 	// Default off.
 	Pprof bool
 	// Engine settings; Engine.Dir is derived from DataDir and Port.
-	Engine EngineConfig
+	Engine engine.Config
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 	// Logger; nil discards.

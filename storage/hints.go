@@ -1,110 +1,71 @@
 package storage
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/syndtr/goleveldb/leveldb"
-	"github.com/syndtr/goleveldb/leveldb/util"
-
 	"planet/internal/peer"
+	"planet/storage/engine"
 )
 
-// hints is the hinted-handoff store: for each peer, the keys it may have
-// missed. A hint names a key, not a value: when the peer is back, it is
-// sent the key's current entry (newer versions win anyway), so a key
-// written many times while the peer was down is sent once. Hints live in
-// the state database ('h' peer 0x00 key -> time added) and survive
-// restarts.
+// hints is the hinted-handoff store (see engine.Hint): for each peer, the
+// keys it may have missed, kept in the engine's state so that they survive
+// restarts, and their count.
 type hints struct {
-	db    *leveldb.DB
+	eng   *engine.Engine
 	now   func() time.Time
+	log   *slog.Logger
+	lost  func() // a hint could not be stored
 	count atomic.Int64
-	mu    sync.Mutex // serialises add against replay's delete of the same hint
 }
 
-func newHints(e *Engine, now func() time.Time) *hints {
-	h := &hints{db: e.db, now: now}
-	it := e.db.NewIterator(util.BytesPrefix([]byte{prefixHint}), nil)
-	var n int64
-	for it.Next() {
-		n++
+func newHints(e *engine.Engine, now func() time.Time, log *slog.Logger, lost func()) (*hints, error) {
+	n, err := e.CountHints()
+	if err != nil {
+		return nil, err
 	}
-	it.Release()
+	h := &hints{eng: e, now: now, log: log, lost: lost}
 	h.count.Store(n)
-	return h
+	return h, nil
 }
 
-func hintKey(peerAddr string, key []byte) []byte {
-	k := make([]byte, 0, 2+len(peerAddr)+len(key))
-	k = append(k, prefixHint)
-	k = append(k, peerAddr...)
-	k = append(k, 0)
-	return append(k, key...)
-}
-
-// add records that peerAddr may be missing key.
+// add records that peerAddr may be missing key. A hint that cannot be
+// stored is logged and counted, never dropped silently; anti-entropy then
+// repairs the peer.
 func (h *hints) add(peerAddr string, key []byte) {
-	k := hintKey(peerAddr, key)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if ok, _ := h.db.Has(k, nil); !ok {
+	isNew, err := h.eng.PutHint(peerAddr, key, h.now())
+	if err != nil {
+		h.lost()
+		h.log.Error("hint lost; anti-entropy will repair the peer", "peer", peerAddr, "err", err)
+		return
+	}
+	if isNew {
 		h.count.Add(1)
 	}
-	h.db.Put(k, binary.BigEndian.AppendUint64(nil, uint64(h.now().UnixMilli())), nil)
 }
 
 func (h *hints) pending() int64 { return h.count.Load() }
 
-// hint is one stored hint.
-type hint struct {
-	peer  string
-	key   []byte
-	added time.Time
+// list returns up to n hints after from; see engine.Engine.Hints.
+func (h *hints) list(from []byte, n int) ([]engine.Hint, []byte) {
+	hs, next, err := h.eng.Hints(from, n)
+	if err != nil {
+		h.log.Warn("listing hints failed", "err", err)
+	}
+	return hs, next
 }
 
-// list returns up to n hints, starting after the hint key from (nil: the
-// first); the second result is where to continue.
-func (h *hints) list(from []byte, n int) ([]hint, []byte) {
-	r := util.BytesPrefix([]byte{prefixHint})
-	if from != nil {
-		r.Start = append(append([]byte(nil), from...), 0)
+// remove deletes a delivered (or expired) hint unless it was re-added.
+func (h *hints) remove(x engine.Hint) {
+	deleted, err := h.eng.DeleteHint(x)
+	if err != nil {
+		h.log.Warn("removing a hint failed", "err", err)
 	}
-	it := h.db.NewIterator(r, nil)
-	defer it.Release()
-	var out []hint
-	var last []byte
-	for len(out) < n && it.Next() {
-		k := it.Key()
-		i := bytes.IndexByte(k, 0)
-		if i < 0 {
-			continue
-		}
-		var added time.Time
-		if v := it.Value(); len(v) == 8 {
-			added = time.UnixMilli(int64(binary.BigEndian.Uint64(v)))
-		}
-		out = append(out, hint{peer: string(k[1:i]), key: append([]byte(nil), k[i+1:]...), added: added})
-		last = append(last[:0], k...)
-	}
-	return out, last
-}
-
-// remove deletes a hint if it was not re-added since added.
-func (h *hints) remove(x hint) {
-	k := hintKey(x.peer, x.key)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	v, err := h.db.Get(k, nil)
-	if err != nil || len(v) == 8 && int64(binary.BigEndian.Uint64(v)) > x.added.UnixMilli() {
-		return
-	}
-	if h.db.Delete(k, nil) == nil {
+	if deleted {
 		h.count.Add(-1)
 	}
 }
@@ -141,28 +102,28 @@ func (s *Server) replayHintsOnce(ctx context.Context) {
 		from = next
 		var wg sync.WaitGroup
 		for _, x := range batch {
-			if !members[x.peer] {
-				if s.cfg.Now().Sub(x.added) > s.cfg.HintWindow {
+			if !members[x.Peer] {
+				if s.cfg.Now().Sub(x.Added) > s.cfg.HintWindow {
 					s.hints.remove(x) // anti-entropy repairs the peer
 				}
 				continue
 			}
 			mu.Lock()
-			skip := failed[x.peer]
+			skip := failed[x.Peer]
 			mu.Unlock()
-			p := s.pool.Get(x.peer)
+			p := s.pool.Get(x.Peer)
 			if skip || !p.Available() {
 				continue
 			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if s.handOff(ctx, p, x.key) {
+				if s.handOff(ctx, p, x.Key) {
 					s.hints.remove(x)
 					return
 				}
 				mu.Lock()
-				failed[x.peer] = true
+				failed[x.Peer] = true
 				mu.Unlock()
 			}()
 		}
@@ -173,13 +134,13 @@ func (s *Server) replayHintsOnce(ctx context.Context) {
 // handOff sends key's current entry to p.
 func (s *Server) handOff(ctx context.Context, p *peer.Client, key []byte) bool {
 	e, err := s.eng.Get(key)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, engine.ErrNotFound) {
 		return true // purged: nothing to hand off
 	}
 	if err != nil {
 		return false
 	}
-	m := Mutation{Key: key, Value: e.Value, Version: e.Version, Origin: e.Origin, Delete: e.Deleted}
+	m := engine.Mutation{Key: key, Value: e.Value, Version: e.Version, Origin: e.Origin, Delete: e.Deleted}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QuorumTimeout)
 	defer cancel()
 	_, err = p.Do(ctx, replArgs(m, false)...)

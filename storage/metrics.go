@@ -15,6 +15,7 @@ type serverMetrics struct {
 	writeBacks      *metrics.CounterVec
 	antiEntropy     *metrics.CounterVec
 	handoffs        *metrics.CounterVec
+	hintsLost       *metrics.CounterVec
 	replication     *metrics.Histogram
 	fsync           *metrics.Histogram
 }
@@ -30,6 +31,7 @@ func newServerMetrics(s *Server) *serverMetrics {
 		writeBacks:     reg.NewCounterVec("storage_read_write_backs_total", "Linearizable reads that wrote the newest entry back to W replicas before replying."),
 		antiEntropy:    reg.NewCounterVec("storage_anti_entropy_repairs_total", "Keys repaired by anti-entropy, pulled from or pushed to a peer.", "direction"),
 		handoffs:       reg.NewCounterVec("storage_hints_delivered_total", "Hinted keys delivered to a peer that was back."),
+		hintsLost:      reg.NewCounterVec("storage_hints_lost_total", "Hints that could not be stored (anti-entropy repairs those peers)."),
 		replication:    reg.NewHistogram("storage_replication_seconds", "Round trip of a replicated write to a peer replica.", lat),
 		fsync:          reg.NewHistogram("storage_wal_fsync_seconds", "WAL fsync latency (one per commit batch).", lat),
 	}

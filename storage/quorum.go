@@ -9,6 +9,7 @@ import (
 
 	"planet/internal/hlc"
 	"planet/internal/peer"
+	"planet/storage/engine"
 )
 
 // tally counts a quorum's answers. It is pure: the coordinator feeds it
@@ -60,7 +61,7 @@ type ackResult struct {
 
 // write coordinates a quorum write of m and waits for its outcome; see
 // writeAsync.
-func (s *Server) write(m Mutation) (wasLive bool, err error) {
+func (s *Server) write(m engine.Mutation) (wasLive bool, err error) {
 	type outcome struct {
 		wasLive bool
 		err     error
@@ -85,12 +86,12 @@ func (s *Server) write(m Mutation) (wasLive bool, err error) {
 // versions of key on N-W+1 replicas, which meet every write quorum, are
 // known (queryVersion, ABD's query phase): it is then above every version
 // that a write quorum held when the write began.
-func (s *Server) writeAsync(m Mutation, done func(wasLive bool, err error)) {
+func (s *Server) writeAsync(m engine.Mutation, done func(wasLive bool, err error)) {
 	if s.cfg.Consistency == Quorum {
 		s.replicateWrite(m, done)
 		return
 	}
-	s.queryVersion(m.Key, func(newest Entry, _ bool, err error) {
+	s.queryVersion(m.Key, func(newest engine.Entry, _ bool, err error) {
 		if err != nil {
 			done(false, err)
 			return
@@ -102,7 +103,7 @@ func (s *Server) writeAsync(m Mutation, done func(wasLive bool, err error)) {
 
 // replicateWrite mints m's version and writes it to W replicas; see
 // writeAsync.
-func (s *Server) replicateWrite(m Mutation, done func(wasLive bool, err error)) {
+func (s *Server) replicateWrite(m engine.Mutation, done func(wasLive bool, err error)) {
 	peers, _ := s.clients()
 	m.Version = s.clock.Now()
 	q := &quorumWrite{s: s, op: "write", done: done, t: tally{need: s.cfg.W, total: 1 + len(peers)}}
@@ -111,7 +112,7 @@ func (s *Server) replicateWrite(m Mutation, done func(wasLive bool, err error)) 
 
 // startWrite sends m to peers and, if local, to the local engine, feeding
 // their outcomes to q.
-func (s *Server) startWrite(q *quorumWrite, m Mutation, peers []*peer.Client, local bool) {
+func (s *Server) startWrite(q *quorumWrite, m engine.Mutation, peers []*peer.Client, local bool) {
 	q.localDone = !local
 	s.writeDeadlines.add(q, &q.deadline)
 	args := replArgs(m, true)
@@ -121,7 +122,7 @@ func (s *Server) startWrite(q *quorumWrite, m Mutation, peers []*peer.Client, lo
 	if !local {
 		return
 	}
-	s.eng.ApplyFunc(m, func(r Result) {
+	s.eng.ApplyFunc(m, func(r engine.Result) {
 		if r.Err != nil {
 			s.log.Warn("local write failed", "err", r.Err)
 		}
@@ -187,7 +188,7 @@ func (q *quorumWrite) finishLocked() {
 
 // replArgs is the replication command of m: REPL.PUT or REPL.DEL, or with
 // merged, REPL.MPUT or REPL.MDEL for peer.Client.GoMerged.
-func replArgs(m Mutation, merged bool) [][]byte {
+func replArgs(m engine.Mutation, merged bool) [][]byte {
 	v := m.Version.AppendText(make([]byte, 0, 32+len(m.Version.Node)))
 	switch {
 	case m.Delete && merged:
@@ -237,21 +238,21 @@ func (s *Server) replicate(p *peer.Client, key []byte, args [][]byte, q *quorumW
 // readResult is one replica's answer to a read.
 type readResult struct {
 	peer        *peer.Client // nil: the local engine
-	entry       Entry
+	entry       engine.Entry
 	found       bool
 	ok          bool
 	versionOnly bool // entry holds the version only (VVER)
 }
 
 // read coordinates a quorum read of key and waits for it; see readAsync.
-func (s *Server) read(key []byte) (Entry, bool, error) {
+func (s *Server) read(key []byte) (engine.Entry, bool, error) {
 	type outcome struct {
-		e     Entry
+		e     engine.Entry
 		found bool
 		err   error
 	}
 	ch := make(chan outcome, 1)
-	s.readAsync(key, func(e Entry, found bool, err error) { ch <- outcome{e, found, err} })
+	s.readAsync(key, func(e engine.Entry, found bool, err error) { ch <- outcome{e, found, err} })
 	o := <-ch
 	return o.e, o.found, o.err
 }
@@ -268,7 +269,7 @@ const speculativeRead = 20 * time.Millisecond
 // asked for each that fails, and whenever speculativeRead passes without
 // an answer. done gets the newest entry; the replicas that answered an
 // older one are repaired (read repair).
-func (s *Server) readAsync(key []byte, done func(Entry, bool, error)) {
+func (s *Server) readAsync(key []byte, done func(engine.Entry, bool, error)) {
 	s.startRead(key, s.cfg.R, false, done)
 }
 
@@ -276,16 +277,16 @@ func (s *Server) readAsync(key []byte, done func(Entry, bool, error)) {
 // coordinator included: enough to meet every write quorum. done gets an
 // entry that holds only that version (zero if none holds key). It is a
 // digest read without fetch or repair.
-func (s *Server) queryVersion(key []byte, done func(Entry, bool, error)) {
+func (s *Server) queryVersion(key []byte, done func(engine.Entry, bool, error)) {
 	peers, _ := s.clients()
 	s.startRead(key, max(1+len(peers)-s.cfg.W+1, 1), true, done)
 }
 
 // startRead starts a read of key that needs answers from need replicas,
 // the coordinator included; query: versions only (see queryVersion).
-func (s *Server) startRead(key []byte, need int, query bool, done func(Entry, bool, error)) {
+func (s *Server) startRead(key []byte, need int, query bool, done func(engine.Entry, bool, error)) {
 	local, err := s.eng.Get(key)
-	localRes := readResult{entry: local, found: err == nil, ok: err == nil || errors.Is(err, ErrNotFound)}
+	localRes := readResult{entry: local, found: err == nil, ok: err == nil || errors.Is(err, engine.ErrNotFound)}
 	if need <= 1 && localRes.ok {
 		done(local, localRes.found, nil)
 		return
@@ -318,7 +319,7 @@ type quorumRead struct {
 	start       int
 	versionOnly bool
 	query       bool // versions only: no fetch, no repair (queryVersion)
-	done        func(Entry, bool, error)
+	done        func(engine.Entry, bool, error)
 
 	mu        sync.Mutex
 	t         tally        // guarded by mu
@@ -409,7 +410,7 @@ func (q *quorumRead) finishLocked() {
 	}
 	if !t.reached() {
 		s.metrics.quorumFailures.Inc(op)
-		q.done(Entry{}, false, &QuorumError{Op: op, Acks: t.acks, Need: t.need, Known: t.total})
+		q.done(engine.Entry{}, false, &QuorumError{Op: op, Acks: t.acks, Need: t.need, Known: t.total})
 		return
 	}
 	newest := newestOf(answers)
@@ -431,7 +432,7 @@ func (q *quorumRead) fetchNewest(t tally, newest readResult, answers []readResul
 	s.fetchGo(newest.peer, q.key, func(full readResult) {
 		if !full.ok || !full.found || newest.entry.Version.Newer(full.entry.Version) {
 			s.metrics.quorumFailures.Inc("read")
-			q.done(Entry{}, false, &QuorumError{Op: "read", Acks: t.acks - 1, Need: t.need, Known: t.total})
+			q.done(engine.Entry{}, false, &QuorumError{Op: "read", Acks: t.acks - 1, Need: t.need, Known: t.total})
 			return
 		}
 		q.complete(full, answers)
@@ -453,7 +454,7 @@ func (q *quorumRead) complete(newest readResult, answers []readResult) {
 	}
 	s.writeBack(q.key, newest, answers, q.peers, func(err error) {
 		if err != nil {
-			q.done(Entry{}, false, err)
+			q.done(engine.Entry{}, false, err)
 			return
 		}
 		q.done(newest.entry, newest.found, nil)
@@ -490,7 +491,7 @@ func (s *Server) writeBack(key []byte, newest readResult, answers []readResult, 
 	}
 	s.metrics.readRepairs.Add(float64(len(answers) - holders))
 	s.metrics.writeBacks.Inc()
-	m := Mutation{Key: key, Value: newest.entry.Value, Version: newest.entry.Version,
+	m := engine.Mutation{Key: key, Value: newest.entry.Value, Version: newest.entry.Version,
 		Origin: newest.entry.Origin, Delete: newest.entry.Deleted}
 	q := &quorumWrite{s: s, op: "read", t: tally{need: s.cfg.W, total: holders + len(targets) + boolInt(!localHolds), acks: holders}}
 	q.done = func(_ bool, err error) { done(err) }
@@ -542,7 +543,7 @@ func (s *Server) readReply(p *peer.Client, reply peer.Reply, err error, versionO
 			return readResult{peer: p, ok: true}
 		case peer.KindBulk:
 			if v, err := hlc.ParseVersion(reply.Str); err == nil {
-				return readResult{peer: p, entry: Entry{Version: v}, found: true, ok: true, versionOnly: true}
+				return readResult{peer: p, entry: engine.Entry{Version: v}, found: true, ok: true, versionOnly: true}
 			}
 		}
 		s.log.Warn("storage: bad VVER reply", "peer", p.Addr())
@@ -557,25 +558,25 @@ func (s *Server) readReply(p *peer.Client, reply peer.Reply, err error, versionO
 }
 
 // parseVGET decodes a VGET reply: null, or [value or null, version].
-func parseVGET(r peer.Reply) (Entry, bool, error) {
+func parseVGET(r peer.Reply) (engine.Entry, bool, error) {
 	if r.Kind == peer.KindNil {
-		return Entry{}, false, nil
+		return engine.Entry{}, false, nil
 	}
 	if r.Kind != peer.KindArray || len(r.Array) != 2 || r.Array[1].Kind != peer.KindBulk {
-		return Entry{}, false, errors.New("want [value, version]")
+		return engine.Entry{}, false, errors.New("want [value, version]")
 	}
 	v, err := hlc.ParseVersion(r.Array[1].Str)
 	if err != nil {
-		return Entry{}, false, err
+		return engine.Entry{}, false, err
 	}
-	e := Entry{Version: v, Origin: v.Origin()}
+	e := engine.Entry{Version: v, Origin: v.Origin()}
 	switch r.Array[0].Kind {
 	case peer.KindNil:
 		e.Deleted = true
 	case peer.KindBulk:
 		e.Value = r.Array[0].Str
 	default:
-		return Entry{}, false, errors.New("want a value")
+		return engine.Entry{}, false, errors.New("want a value")
 	}
 	return e, true, nil
 }
@@ -586,7 +587,7 @@ func (s *Server) repair(key []byte, newest readResult, answers []readResult) {
 	if !newest.found {
 		return
 	}
-	m := Mutation{Key: key, Value: newest.entry.Value, Version: newest.entry.Version,
+	m := engine.Mutation{Key: key, Value: newest.entry.Value, Version: newest.entry.Version,
 		Origin: newest.entry.Origin, Delete: newest.entry.Deleted}
 	for _, a := range answers {
 		if a.found && !newest.entry.Version.Newer(a.entry.Version) {
@@ -594,7 +595,7 @@ func (s *Server) repair(key []byte, newest readResult, answers []readResult) {
 		}
 		s.metrics.readRepairs.Inc()
 		if a.peer == nil {
-			s.eng.ApplyFunc(m, func(Result) {}) // the committer owns it; Close answers it
+			s.eng.ApplyFunc(m, func(engine.Result) {}) // the committer owns it; Close answers it
 			continue
 		}
 		s.replicate(a.peer, key, replArgs(m, true), nil)

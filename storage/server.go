@@ -16,6 +16,7 @@ import (
 	"planet/internal/hlc"
 	"planet/internal/peer"
 	"planet/internal/resp"
+	"planet/storage/engine"
 )
 
 // Server is one storage replica: the engine, the RESP server, quorum
@@ -25,7 +26,7 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	addr    string // host:port as registered in discovery
-	eng     *Engine
+	eng     *engine.Engine
 	clock   *hlc.Clock
 	resp    *resp.Server
 	adminLn net.Listener
@@ -80,7 +81,7 @@ func New(cfg Config) (*Server, error) {
 	ec.Dir = engineDir(cfg.DataDir, port)
 	ec.Logger = s.log
 	ec.OnFsync = func(d time.Duration) { s.metrics.fsync.Observe(d.Seconds()) }
-	if s.eng, err = Open(ec); err != nil {
+	if s.eng, err = engine.Open(ec); err != nil {
 		cleanup()
 		return nil, err
 	}
@@ -93,7 +94,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.pool = peer.NewPool(peer.Config{Conns: cfg.PeerConns, IOTimeout: cfg.QuorumTimeout})
 	s.peers = newPeerSet(s.addr)
-	s.hints = newHints(s.eng, cfg.Now)
+	if s.hints, err = newHints(s.eng, cfg.Now, s.log, func() { s.metrics.hintsLost.Inc() }); err != nil {
+		s.eng.Close()
+		cleanup()
+		return nil, fmt.Errorf("storage: %w", err)
+	}
 	return s, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"planet/internal/config"
 	"planet/internal/peer"
 	"planet/storage"
+	"planet/storage/engine"
 )
 
 var storageAddrFlag = &cli.StringFlag{Name: "addr", Value: "127.0.0.1:10600", EnvVars: []string{"STORAGE_ADDR"},
@@ -42,7 +43,7 @@ func storageCommand() *cli.Command {
 					&cli.StringFlag{Name: "durability", Value: "always", EnvVars: []string{"STORAGE_DURABILITY"}, Usage: "always (fsync before reply), interval or never"},
 					&cli.StringFlag{Name: "sync-interval", Value: "100ms", EnvVars: []string{"STORAGE_SYNC_INTERVAL"}, Usage: "fsync period of --durability interval"},
 					&cli.StringFlag{Name: "max-value", Value: strconv.Itoa(storage.DefaultMaxValue), EnvVars: []string{"STORAGE_MAX_VALUE"}, Usage: "largest value, bytes"},
-					&cli.StringFlag{Name: "cache-bytes", Value: strconv.Itoa(storage.DefaultCacheBytes), EnvVars: []string{"STORAGE_CACHE_BYTES"}, Usage: "row cache size, bytes (0: off)"},
+					&cli.StringFlag{Name: "cache-bytes", Value: strconv.Itoa(engine.DefaultCacheBytes), EnvVars: []string{"STORAGE_CACHE_BYTES"}, Usage: "row cache size, bytes (0: off)"},
 					&cli.StringFlag{Name: "compact-bytes", Value: strconv.Itoa(64 << 20), EnvVars: []string{"STORAGE_COMPACT_BYTES"}, Usage: "WAL size that starts a new generation with a snapshot"},
 					&cli.StringFlag{Name: "tombstone-grace", Value: "240h", EnvVars: []string{"STORAGE_TOMBSTONE_GRACE"}, Usage: "how long tombstones are kept"},
 					&cli.StringFlag{Name: "quorum-timeout", Value: "2s", EnvVars: []string{"STORAGE_QUORUM_TIMEOUT"}, Usage: "bound of a quorum write or read"},
@@ -123,7 +124,7 @@ func storageConfig(c *cli.Context) (storage.Config, error) {
 		return cfg, config.Invalid("STORAGE_CONSISTENCY", c.String("consistency"), err)
 	}
 	cfg.Pprof = c.Bool("pprof")
-	if cfg.Engine.Durability, err = storage.ParseDurability(c.String("durability")); err != nil {
+	if cfg.Engine.Durability, err = engine.ParseDurability(c.String("durability")); err != nil {
 		return cfg, config.Invalid("STORAGE_DURABILITY", c.String("durability"), err)
 	}
 	if cfg.Engine.SyncInterval, err = durationVar(c, "sync-interval", "STORAGE_SYNC_INTERVAL", time.Millisecond, time.Minute); err != nil {

@@ -1,4 +1,4 @@
-package storage
+package engine
 
 import (
 	"encoding/binary"
@@ -18,7 +18,7 @@ const (
 	layoutBits   = 16
 	digestBits   = 10
 	digestShift  = layoutBits - digestBits
-	numBuckets   = 1 << digestBits // anti-entropy digest buckets
+	NumBuckets   = 1 << digestBits // anti-entropy digest buckets
 	numLayout    = 1 << layoutBits // SCAN cursor space
 	entryHeader  = 1 + 8 + 1       // flags, time, node length
 	flagDeleted  = 1

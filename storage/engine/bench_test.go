@@ -1,4 +1,4 @@
-package storage
+package engine
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 func BenchmarkEngineApply(b *testing.B) {
 	for _, d := range []Durability{DurabilityAlways, DurabilityNever} {
 		b.Run(d.String(), func(b *testing.B) {
-			e := openTest(b, EngineConfig{Durability: d})
+			e := openTest(b, Config{Durability: d})
 			value := make([]byte, 256)
 			var n atomic.Uint64
 			b.ReportAllocs()
@@ -36,7 +36,7 @@ func BenchmarkEngineApply(b *testing.B) {
 
 // BenchmarkEngineGet: point reads of a warm key set.
 func BenchmarkEngineGet(b *testing.B) {
-	e := openTest(b, EngineConfig{Durability: DurabilityNever})
+	e := openTest(b, Config{Durability: DurabilityNever})
 	for i := range 10000 {
 		put(b, e, fmt.Sprint("key:", i), "value", ver(uint64(i+1), "sfo-1"))
 	}

@@ -1,4 +1,4 @@
-package storage
+package engine
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ import (
 	"planet/storage/wal"
 )
 
-func openTest(tb testing.TB, cfg EngineConfig) *Engine {
+func openTest(tb testing.TB, cfg Config) *Engine {
 	tb.Helper()
 	if cfg.Dir == "" {
 		cfg.Dir = tb.TempDir()
@@ -78,7 +78,7 @@ func want(tb testing.TB, e *Engine, key, value string) {
 }
 
 func TestNewerVersionWins(t *testing.T) {
-	e := openTest(t, EngineConfig{})
+	e := openTest(t, Config{})
 	if r := put(t, e, "k", "v2", ver(2, "sfo-1")); !r.Applied || r.WasLive {
 		t.Fatalf("first put: %+v", r)
 	}
@@ -113,14 +113,14 @@ func TestNewerVersionWins(t *testing.T) {
 
 func TestReopenKeepsEverything(t *testing.T) {
 	dir := t.TempDir()
-	e := openTest(t, EngineConfig{Dir: dir})
+	e := openTest(t, Config{Dir: dir})
 	for i := range 100 {
 		put(t, e, fmt.Sprint("k", i), fmt.Sprint("v", i), ver(uint64(i+1), "sfo-1"))
 	}
 	del(t, e, "k7", ver(1000, "sfo-1"))
 	digest := e.Digest()
 	e.Close()
-	e = openTest(t, EngineConfig{Dir: dir})
+	e = openTest(t, Config{Dir: dir})
 	want(t, e, "k8", "v8")
 	want(t, e, "k7", "<deleted>")
 	if got := e.Stats().Keys; got != 99 {
@@ -162,7 +162,7 @@ func TestRecoveryCutsTornTail(t *testing.T) {
 	} {
 		t.Run(tail.name, func(t *testing.T) {
 			dir := t.TempDir()
-			e := openTest(t, EngineConfig{Dir: dir})
+			e := openTest(t, Config{Dir: dir})
 			for i := range 10 {
 				put(t, e, fmt.Sprint("k", i), "good", ver(uint64(i+1), "sfo-1"))
 			}
@@ -179,7 +179,7 @@ func TestRecoveryCutsTornTail(t *testing.T) {
 			if err := os.RemoveAll(filepath.Join(dir, "state")); err != nil {
 				t.Fatal(err)
 			}
-			e = openTest(t, EngineConfig{Dir: dir})
+			e = openTest(t, Config{Dir: dir})
 			for i := range 10 {
 				want(t, e, fmt.Sprint("k", i), "good")
 			}
@@ -189,7 +189,7 @@ func TestRecoveryCutsTornTail(t *testing.T) {
 			}
 			put(t, e, "after", "ok", ver(100, "sfo-1"))
 			e.Close()
-			e = openTest(t, EngineConfig{Dir: dir})
+			e = openTest(t, Config{Dir: dir})
 			want(t, e, "after", "ok")
 		})
 	}
@@ -203,7 +203,7 @@ func TestRecoveryCutsTornTail(t *testing.T) {
 // record).
 func TestRecoveryAppliedPointInPadding(t *testing.T) {
 	dir := t.TempDir()
-	e := openTest(t, EngineConfig{Dir: dir, Durability: DurabilityNever})
+	e := openTest(t, Config{Dir: dir, Durability: DurabilityNever})
 	for i := range 10 {
 		put(t, e, fmt.Sprint("k", i), "before", ver(uint64(i+1), "sfo-1"))
 	}
@@ -230,7 +230,7 @@ func TestRecoveryAppliedPointInPadding(t *testing.T) {
 	}
 	db.Close()
 
-	e = openTest(t, EngineConfig{Dir: dir, Durability: DurabilityNever})
+	e = openTest(t, Config{Dir: dir, Durability: DurabilityNever})
 	for i := range 10 {
 		want(t, e, fmt.Sprint("k", i), "before")
 	}
@@ -239,7 +239,7 @@ func TestRecoveryAppliedPointInPadding(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(dir, "state")); err != nil {
 		t.Fatal(err)
 	}
-	e = openTest(t, EngineConfig{Dir: dir}) // the WAL alone must hold everything
+	e = openTest(t, Config{Dir: dir}) // the WAL alone must hold everything
 	for i := range 10 {
 		want(t, e, fmt.Sprint("k", i), "before")
 	}
@@ -248,7 +248,7 @@ func TestRecoveryAppliedPointInPadding(t *testing.T) {
 
 func TestCompactionAndRecovery(t *testing.T) {
 	dir := t.TempDir()
-	cfg := EngineConfig{Dir: dir, CompactBytes: 4 << 10}
+	cfg := Config{Dir: dir, CompactBytes: 4 << 10}
 	e := openTest(t, cfg)
 	model := map[string]string{}
 	for i := range 600 {
@@ -305,7 +305,7 @@ func TestTombstonePurgedAfterGrace(t *testing.T) {
 	var now atomic.Int64
 	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli())
 	clock := func() time.Time { return time.UnixMilli(now.Load()) }
-	e := openTest(t, EngineConfig{CompactBytes: 1 << 10, TombstoneGrace: time.Hour, Now: clock})
+	e := openTest(t, Config{CompactBytes: 1 << 10, TombstoneGrace: time.Hour, Now: clock})
 	ms := uint64(now.Load())
 	at := func(ms uint64) hlc.Version { return hlc.Version{Time: ms << 16, Node: "sfo-1"} }
 	put(t, e, "keep", "v", at(ms))
@@ -324,7 +324,7 @@ func TestTombstonePurgedAfterGrace(t *testing.T) {
 
 func TestGroupCommit(t *testing.T) {
 	var fsyncs atomic.Int64
-	e := openTest(t, EngineConfig{OnFsync: func(time.Duration) { fsyncs.Add(1) }})
+	e := openTest(t, Config{OnFsync: func(time.Duration) { fsyncs.Add(1) }})
 	const writers, each = 50, 20
 	var wg sync.WaitGroup
 	for w := range writers {
@@ -353,7 +353,7 @@ func TestDurabilitySettings(t *testing.T) {
 		t.Run(d.String(), func(t *testing.T) {
 			dir := t.TempDir()
 			var fsyncs atomic.Int64
-			e := openTest(t, EngineConfig{Dir: dir, Durability: d, SyncInterval: 5 * time.Millisecond,
+			e := openTest(t, Config{Dir: dir, Durability: d, SyncInterval: 5 * time.Millisecond,
 				OnFsync: func(time.Duration) { fsyncs.Add(1) }})
 			put(t, e, "k", "v", ver(1, "sfo-1"))
 			switch d {
@@ -369,15 +369,15 @@ func TestDurabilitySettings(t *testing.T) {
 				}
 			}
 			e.Close()
-			e = openTest(t, EngineConfig{Dir: dir, Durability: d})
+			e = openTest(t, Config{Dir: dir, Durability: d})
 			want(t, e, "k", "v")
 		})
 	}
 }
 
 func TestDigestIsOrderIndependent(t *testing.T) {
-	a := openTest(t, EngineConfig{})
-	b := openTest(t, EngineConfig{})
+	a := openTest(t, Config{})
+	b := openTest(t, Config{})
 	muts := []Mutation{
 		{Key: []byte("x"), Value: []byte("1"), Version: ver(1, "sfo-1"), Origin: "sfo"},
 		{Key: []byte("x"), Value: []byte("2"), Version: ver(2, "sfo-1"), Origin: "sfo"},
@@ -395,14 +395,14 @@ func TestDigestIsOrderIndependent(t *testing.T) {
 	}
 	a.Apply(context.Background(), Mutation{Key: []byte("z"), Value: []byte("1"), Version: ver(5, "sfo-1"), Origin: "sfo"})
 	da, db := a.Digest(), b.Digest()
-	diff, err := diffBuckets(&da, encodeDigest(&db))
+	diff, err := DiffBuckets(&da, EncodeDigest(&db))
 	if err != nil || len(diff) != 1 || diff[0] != digestBucket([]byte("z")) {
 		t.Fatalf("diff %v, %v; want the bucket of z", diff, err)
 	}
 }
 
 func TestScanReturnsEveryKey(t *testing.T) {
-	e := openTest(t, EngineConfig{})
+	e := openTest(t, Config{})
 	for i := range 500 {
 		put(t, e, fmt.Sprint("user:", i), "v", ver(uint64(i+1), "sfo-1"))
 	}
@@ -411,7 +411,7 @@ func TestScanReturnsEveryKey(t *testing.T) {
 	seen := map[string]bool{}
 	cursor, calls := 0, 0
 	for {
-		next, keys, err := e.scan(cursor, 10, []byte("user:*"))
+		next, keys, err := e.Scan(cursor, 10, []byte("user:*"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -433,7 +433,7 @@ func TestScanReturnsEveryKey(t *testing.T) {
 }
 
 func TestApplyRefusesInvalidMutations(t *testing.T) {
-	e := openTest(t, EngineConfig{})
+	e := openTest(t, Config{})
 	for _, m := range []Mutation{
 		{Key: []byte("k"), Version: ver(1, "sfo-1")},
 		{Key: []byte("k"), Version: ver(1, "Bad Node"), Origin: "sfo"},
@@ -463,35 +463,12 @@ func TestGlobMatch(t *testing.T) {
 	}
 }
 
-func TestQuorumTally(t *testing.T) {
-	for _, tc := range []struct {
-		need, total     int
-		outcomes        []bool
-		reached, isLost bool
-	}{
-		{2, 3, []bool{true, true}, true, false},
-		{2, 3, []bool{true, false}, false, false},
-		{2, 3, []bool{true, false, false}, false, true},
-		{2, 1, nil, false, true},
-		{1, 1, []bool{true}, true, false},
-		{3, 3, []bool{true, true, false}, false, true},
-	} {
-		tl := tally{need: tc.need, total: tc.total}
-		for _, ok := range tc.outcomes {
-			tl.add(ok)
-		}
-		if tl.reached() != tc.reached || tl.lost() != tc.isLost {
-			t.Errorf("%+v: reached %v lost %v", tc, tl.reached(), tl.lost())
-		}
-	}
-}
-
 // TestWALFailureRefusesWrites: once a WAL write fails the engine refuses
 // every write (what is on disk is unknown) and reports it; nothing fails
 // silently. The failure is injected by closing the WAL file underneath.
 func TestWALFailureRefusesWrites(t *testing.T) {
 	dir := t.TempDir()
-	e := openTest(t, EngineConfig{Dir: dir})
+	e := openTest(t, Config{Dir: dir})
 	put(t, e, "before", "v", ver(1, "sfo-1"))
 	e.wal.Close()
 	m := Mutation{Key: []byte("k"), Value: []byte("v"), Version: ver(2, "sfo-1"), Origin: "sfo"}
@@ -505,7 +482,7 @@ func TestWALFailureRefusesWrites(t *testing.T) {
 	}
 	want(t, e, "k", "<missing>")
 	e.Close()
-	e = openTest(t, EngineConfig{Dir: dir})
+	e = openTest(t, Config{Dir: dir})
 	want(t, e, "before", "v")
 	if e.Err() != nil {
 		t.Fatalf("a restart did not recover: %v", e.Err())

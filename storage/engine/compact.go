@@ -1,4 +1,4 @@
-package storage
+package engine
 
 import (
 	"fmt"
@@ -143,7 +143,7 @@ func (e *Engine) removeBefore(gen uint64) {
 	}
 }
 
-// tombstoneExpired reports whether a tombstone of version v may be purged.
-func tombstoneExpired(v hlc.Version, now time.Time, grace time.Duration) bool {
+// TombstoneExpired reports whether a tombstone of version v may be purged.
+func TombstoneExpired(v hlc.Version, now time.Time, grace time.Duration) bool {
 	return v.Time < graceCutoff(now, grace)
 }

@@ -1,4 +1,4 @@
-package storage
+package engine
 
 import (
 	"context"
@@ -85,7 +85,7 @@ func TestRowCacheCoherent(t *testing.T) {
 	// k, so that readers miss and fill while k is written.
 	for _, cacheBytes := range []int64{cacheShards * 200, -1} {
 		t.Run(fmt.Sprint("cache=", cacheBytes), func(t *testing.T) {
-			e := openTest(t, EngineConfig{CacheBytes: cacheBytes, Durability: DurabilityNever})
+			e := openTest(t, Config{CacheBytes: cacheBytes, Durability: DurabilityNever})
 			const writes = 1000
 			var stop atomic.Bool
 			var wg sync.WaitGroup
@@ -166,7 +166,7 @@ func TestRowCachePinned(t *testing.T) {
 // replays the WAL from the last flush) keeps everything.
 func TestWriteBehind(t *testing.T) {
 	dir := t.TempDir()
-	cfg := EngineConfig{Dir: dir, CacheBytes: cacheShards * 2048, Durability: DurabilityNever}
+	cfg := Config{Dir: dir, CacheBytes: cacheShards * 2048, Durability: DurabilityNever}
 	e := openTest(t, cfg)
 	const n = 3000
 	for i := range n {
@@ -186,7 +186,7 @@ func TestWriteBehind(t *testing.T) {
 		}
 		var all [][]byte
 		for cursor := 0; ; {
-			next, keys, err := e.scan(cursor, 1000, nil)
+			next, keys, err := e.Scan(cursor, 1000, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package storage
+package engine
 
 import (
 	"context"
@@ -63,8 +63,8 @@ func (d Durability) String() string {
 // DefaultCacheBytes is the default bound of the row cache.
 const DefaultCacheBytes = 64 << 20
 
-// EngineConfig configures one replica's on-disk state.
-type EngineConfig struct {
+// Config configures one replica's on-disk state.
+type Config struct {
 	// Dir holds the WAL generations, snapshots and the goleveldb state
 	// (Dir/state). Required.
 	Dir string
@@ -92,7 +92,7 @@ type EngineConfig struct {
 	OnFsync func(time.Duration)
 }
 
-func (c *EngineConfig) fillDefaults() {
+func (c *Config) fillDefaults() {
 	if c.SyncInterval == 0 {
 		c.SyncInterval = 100 * time.Millisecond
 	}
@@ -116,7 +116,7 @@ func (c *EngineConfig) fillDefaults() {
 	}
 }
 
-func (c *EngineConfig) validate() error {
+func (c *Config) validate() error {
 	switch {
 	case c.Dir == "":
 		return errors.New("storage: no data directory")
@@ -134,7 +134,7 @@ func (c *EngineConfig) validate() error {
 // one fsync per batch, then applies them to goleveldb; reads go straight to
 // goleveldb, so they never see a write that is not yet durable.
 type Engine struct {
-	cfg   EngineConfig
+	cfg   Config
 	log   *slog.Logger
 	db    *leveldb.DB
 	cache *rowCache // nil: none
@@ -148,7 +148,7 @@ type Engine struct {
 	// Owned by the committer goroutine (and Open before it starts).
 	wal     *wal.Writer
 	gen     uint64
-	digest  [numBuckets]uint64
+	digest  [NumBuckets]uint64
 	live    int64
 	maxTime uint64
 	dirty   bool // written since the last fsync (DurabilityInterval)
@@ -173,13 +173,15 @@ type Engine struct {
 	}
 	failedErr atomic.Pointer[error] // set once the committer refuses writes
 	digestMu  sync.RWMutex
-	digestPub [numBuckets]uint64 // copy of digest, guarded by digestMu
+	digestPub [NumBuckets]uint64 // copy of digest, guarded by digestMu
+
+	hintMu sync.Mutex // serialises PutHint against DeleteHint of the same hint
 }
 
 // Open opens (or creates) the replica's state in cfg.Dir and recovers it:
 // it replays the WAL past the last point applied to goleveldb, cutting a
 // torn or corrupt tail at the last good record.
-func Open(cfg EngineConfig) (*Engine, error) {
+func Open(cfg Config) (*Engine, error) {
 	cfg.fillDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -360,7 +362,7 @@ func (e *Engine) ApplyFunc(m Mutation, done func(Result)) {
 
 // Digest returns a copy of the anti-entropy digest: one hash per bucket of
 // every (key, version) held, tombstones included.
-func (e *Engine) Digest() [numBuckets]uint64 {
+func (e *Engine) Digest() [NumBuckets]uint64 {
 	e.digestMu.RLock()
 	defer e.digestMu.RUnlock()
 	return e.digestPub
