@@ -32,7 +32,8 @@ test: deps vet
 # System benchmarks (real processes, run once) and micro-benchmarks.
 # Not part of CI: run them alone on a quiet machine.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./internal/e2e/
+	@bash scripts/bench-deps.sh
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./internal/e2e/
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./discovery/
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./storage/... ./internal/resp/ ./internal/peer/
 

@@ -2,10 +2,8 @@ package e2e
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,137 +18,208 @@ import (
 // System benchmarks of storage. They print their figures for a human;
 // run them with -benchtime 1x (make bench), alone on the machine.
 
-// startRedisServer runs the reference: one redis-server with an fsynced
-// append-only file, as durable as our durability=always.
-func startRedisServer(tb testing.TB) string {
-	tb.Helper()
-	path, err := exec.LookPath("redis-server")
-	if err != nil {
-		tb.Fatal("redis-server not found: run `make deps` as root, or apt-get install redis-server")
-	}
-	port := pt.FreePort(tb, "127.0.0.1")
-	dir := tb.TempDir()
-	cmd := exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
-		"--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no")
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	c := redis.NewClient(&redis.Options{Addr: addr})
-	defer c.Close()
-	pt.WaitFor(tb, 10*time.Second, "redis-server to answer", func() bool { return c.Ping(context.Background()).Err() == nil })
-	return addr
+// benchSystem is one system under test, started and ready for clients.
+type benchSystem struct {
+	pids []int                   // its server processes, whose CPU time is counted
+	dial func(client int) kvConn // the connection of client number client
+	stop func()                  // stops its processes (the test's cleanup stops them too)
 }
 
-// redisBenchmark runs redis-benchmark and returns ops/s per test (SET, GET).
-func redisBenchmark(tb testing.TB, addr string, extra ...string) map[string]float64 {
-	tb.Helper()
-	path, err := exec.LookPath("redis-benchmark")
-	if err != nil {
-		tb.Fatal("redis-benchmark not found: run `make deps` as root, or apt-get install redis-tools")
-	}
-	host, port, _ := strings.Cut(addr, ":")
-	args := append([]string{"-h", host, "-p", port, "-t", "set,get", "-n", "200000", "-c", "50", "-d", "256", "--csv"}, extra...)
-	out, err := exec.Command(path, args...).Output()
-	if err != nil {
-		tb.Fatalf("redis-benchmark %v: %v\n%s", args, err, out)
-	}
-	recs, err := csv.NewReader(strings.NewReader(string(out))).ReadAll()
-	if err != nil {
-		tb.Fatalf("redis-benchmark output: %v\n%s", err, out)
-	}
-	res := map[string]float64{}
-	for _, r := range recs {
-		if len(r) >= 2 {
-			if v, err := strconv.ParseFloat(r[1], 64); err == nil {
-				res[r[0]] = v
-			}
-		}
-	}
-	if res["SET"] == 0 || res["GET"] == 0 {
-		tb.Fatalf("redis-benchmark gave no SET/GET figures:\n%s", out)
-	}
-	return res
+// benchRow is one system's figures.
+type benchRow struct {
+	name     string
+	set, get phaseResult
 }
 
-// BenchmarkStorageVsRedis drives a three-replica region (W=2, R=2,
-// durability always) and, in the same run, one redis-server with
-// appendfsync always, with the same redis-benchmark flags.
+const (
+	planetLinearizable = "planet linearizable"
+	planetQuorum       = "planet quorum"
+	redisTrio          = "redis x3 WAIT 1"
+	etcdTrio           = "etcd x3"
+	redisSingle        = "redis x1"
+)
+
+// BenchmarkStorageVsRedis drives, one after the other and with the same
+// load (loadConfig: 50 clients, 100,000 SETs then 100,000 GETs of 256-byte
+// values over 100,000 distinct keys), a three-replica Planet region (W=2,
+// R=2, fsync always) in both consistency modes and the systems it is
+// measured against: a redis-server primary with two replicas and WAIT 1,
+// a three-member etcd cluster, and one redis-server for information.
+// PLANET_BENCH_OPS, PLANET_BENCH_CLIENTS and PLANET_BENCH_KEYS shorten it.
 func BenchmarkStorageVsRedis(b *testing.B) {
-	_, rs := storageRegion(b, 3, "STORAGE_DURABILITY=always", "QUORUM_W=2", "QUORUM_R=2", "LOG_LEVEL=warn")
-	ref := startRedisServer(b)
+	load := loadFromEnv(b)
+	requireBinary(b, "redis-server", "redis-server")
+	requireBinary(b, "etcd", "etcd-server")
+	values := load.values()
+	systems := []struct {
+		name  string
+		start func(testing.TB) *benchSystem
+	}{
+		{planetLinearizable, func(tb testing.TB) *benchSystem { return startPlanet(tb, "linearizable") }},
+		{planetQuorum, func(tb testing.TB) *benchSystem { return startPlanet(tb, "quorum") }},
+		{redisTrio, startRedisTrio},
+		{etcdTrio, startEtcdTrio},
+		{redisSingle, startRedisSingle},
+	}
 	b.ResetTimer()
 	for range b.N {
-		fmt.Println("redis-benchmark -t set,get -n 200000 -c 50 -d 256 [-P 16]; planet = 3 replicas W=2 R=2 fsync always; redis = 1 redis-server appendfsync always")
-		fmt.Printf("%-22s %12s %12s %7s  target\n", "", "planet ops/s", "redis ops/s", "ratio")
-		for _, pipeline := range [][]string{nil, {"-P", "16"}} {
-			name := "plain"
-			if pipeline != nil {
-				name = "pipelined -P 16"
-			}
-			ours := redisBenchmark(b, rs[0].Addr(), pipeline...)
-			theirs := redisBenchmark(b, ref, pipeline...)
-			for _, op := range []string{"SET", "GET"} {
-				ratio := ours[op] / theirs[op]
-				fmt.Printf("%-22s %12s %12s %7.2f  >= 0.5\n", op+" "+name, thousands(ours[op]), thousands(theirs[op]), ratio)
-				b.ReportMetric(ratio, op+"-"+strings.Fields(name)[0]+"-ratio")
-			}
+		var rows []benchRow
+		for _, s := range systems {
+			t0 := time.Now()
+			sys := s.start(b)
+			t1 := time.Now()
+			set, get := drive(b, load, values, sys, s.name)
+			sys.stop() // the next system gets the machine to itself
+			fmt.Fprintf(os.Stderr, "storage benchmark: %s: started in %.1fs, measured in %.1fs\n",
+				s.name, t1.Sub(t0).Seconds(), time.Since(t1).Seconds())
+			rows = append(rows, benchRow{name: s.name, set: set, get: get})
 		}
-		// Before the runs below fill the region with 100,000 keys.
-		p := setLatency(b, rs[0].Addr(), 50, 20000)
-		fmt.Printf("SET latency, Go load generator (go-redis, 50 clients, 20,000 SETs of 256 B): p50 %s p90 %s p99 %s max %s\n",
-			ms(p.p50), ms(p.p90), ms(p.p99), ms(p.max))
-		b.ReportMetric(msFloat(p.p50), "set-p50-ms")
-		b.ReportMetric(msFloat(p.p99), "set-p99-ms")
-		// Without -r, redis-benchmark uses one key for every command,
-		// which our row cache serves and our commit batches write once;
-		// the same over 100,000 random keys, for comparison.
-		ours, theirs := redisBenchmark(b, rs[0].Addr(), "-r", "100000"), redisBenchmark(b, ref, "-r", "100000")
-		for _, op := range []string{"SET", "GET"} {
-			fmt.Printf("%-22s %12s %12s %7.2f  (information)\n", op+" plain -r 100000", thousands(ours[op]), thousands(theirs[op]), ours[op]/theirs[op])
-		}
-		// For reading the ratios: the same engine and RESP server as one
-		// replica that replicates nothing (W=1, R=1), against the same
-		// reference. The region above runs three of them on the same two
-		// cores, each fsyncing every write.
-		solo := single(b)
-		ours, theirs = redisBenchmark(b, solo), redisBenchmark(b, ref)
-		for _, op := range []string{"SET", "GET"} {
-			fmt.Printf("%-22s %12s %12s %7.2f  (information)\n", op+" one replica W=1", thousands(ours[op]), thousands(theirs[op]), ours[op]/theirs[op])
-		}
+		printStorageReport(load, rows)
+		reportStorageMetrics(b, rows)
 	}
 }
 
-// single starts one storage replica with W=1, R=1 in a region of its own.
-func single(tb testing.TB) string {
-	_, rs := storageRegion(tb, 1, "QUORUM_W=1", "QUORUM_R=1", "LOG_LEVEL=warn")
-	return rs[0].Addr()
+// startPlanet starts a region of three storage replicas, W=2 R=2, fsync
+// before every acknowledgement, in the given STORAGE_CONSISTENCY. Client
+// number i talks to replica i mod 3, which coordinates its requests.
+func startPlanet(tb testing.TB, consistency string) *benchSystem {
+	region, rs := storageRegion(tb, 3, "STORAGE_DURABILITY=always", "QUORUM_W=2", "QUORUM_R=2",
+		"STORAGE_CONSISTENCY="+consistency, "LOG_LEVEL=warn")
+	sys := &benchSystem{
+		dial: func(client int) kvConn { return newRedisConn(rs[client%len(rs)].Addr(), 0) },
+		stop: func() {
+			for _, r := range rs {
+				r.Kill()
+			}
+			region.Kill()
+		},
+	}
+	for _, r := range rs {
+		sys.pids = append(sys.pids, listenerPID(tb, r.IP, r.Port))
+	}
+	return sys
 }
 
-// setLatency times n SETs from clients concurrent go-redis clients.
-func setLatency(tb testing.TB, addr string, clients, n int) percentiles {
-	c := redis.NewClient(&redis.Options{Addr: addr, PoolSize: clients})
-	defer c.Close()
-	value := strings.Repeat("v", 256)
-	lat := make([]time.Duration, n)
-	var wg sync.WaitGroup
-	for w := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n; i += clients {
-				start := time.Now()
-				if err := c.Set(context.Background(), fmt.Sprint("lat:", i), value, 0).Err(); err != nil {
-					tb.Error(err)
-					return
-				}
-				lat[i] = time.Since(start)
-			}
-		}()
+// drive connects load.Clients clients to sys, then runs the SET phase and
+// the GET phase, each timed from its first operation to its last, with the
+// server CPU the phase cost.
+func drive(tb testing.TB, load loadConfig, values []string, sys *benchSystem, name string) (set, get phaseResult) {
+	tb.Helper()
+	conns := make([]kvConn, load.Clients)
+	for i := range conns {
+		conns[i] = sys.dial(i)
+		defer conns[i].Close()
+		// Connect before the clock starts (a key that no phase writes).
+		if _, _, err := conns[i].Get(context.Background(), "bench:warm-up"); err != nil {
+			tb.Fatalf("%s: client %d: %v", name, i, err)
+		}
 	}
-	wg.Wait()
-	return summarize(lat)
+	results := make([]phaseResult, 2)
+	for _, p := range []phase{phaseSet, phaseGet} {
+		settle(tb, sys.pids)
+		cpu := totalCPU(tb, sys.pids)
+		r, err := load.run(conns, values, p)
+		if err != nil {
+			tb.Fatalf("%s: %v", name, err)
+		}
+		r.settled = settle(tb, sys.pids)
+		r.cpu = totalCPU(tb, sys.pids) - cpu
+		results[p] = r
+	}
+	return results[phaseSet], results[phaseGet]
+}
+
+// printStorageReport prints the load, what each system is, and a table of
+// throughput, latency and CPU per operation, then the ratios to the targets.
+func printStorageReport(load loadConfig, rows []benchRow) {
+	fmt.Printf("BenchmarkStorageVsRedis: the same Go load generator for every system, one system at a time: %d clients (one connection each, one op in flight),\n", load.Clients)
+	fmt.Printf("  %s SETs then %s GETs of %d-byte values; %s distinct keys written in scattered order (key space %s), GETs of random written keys\n",
+		thousands(float64(load.Ops)), thousands(float64(load.Ops)), load.ValueSize, thousands(float64(load.written())), thousands(float64(load.Keys)))
+	if load.written() < 100_000 {
+		fmt.Printf("  NOTE: fewer than 100,000 distinct keys (PLANET_BENCH_OPS/PLANET_BENCH_KEYS): a smoke run, not the issue's load\n")
+	}
+	fmt.Printf("  planet: 3 storage replicas, W=2 R=2, STORAGE_DURABILITY=always, STORAGE_CONSISTENCY=linearizable|quorum; go-redis, client i -> replica i mod 3\n")
+	fmt.Printf("  %s: redis-server %s primary + 2 replicas (--replicaof), appendonly yes, appendfsync always on all three;\n", redisTrio, redisVersion())
+	fmt.Printf("     go-redis to the primary; SET and WAIT 1 0 pipelined (one round trip): acknowledged by 2 of 3; GETs from the primary\n")
+	fmt.Printf("  %s: etcd %s, 3 members (static cluster, default fsync); v3 JSON gateway (POST /v3/kv/put, /v3/kv/range: linearizable)\n", etcdTrio, etcdVersion())
+	fmt.Printf("     over HTTP/1.1 keep-alive (stdlib, no gRPC client), client i -> member i mod 3\n")
+	fmt.Printf("  %s: one redis-server %s, appendonly yes, appendfsync always, no replicas (information)\n", redisSingle, redisVersion())
+	fmt.Printf("  CPU µs/op: utime+stime of the system's server processes (/proc/<pid>/stat, %v ticks) from a phase's start until they are idle\n", clockTick())
+	fmt.Printf("     again, divided by the phase's ops; the load generator (this process) is not counted. * = not idle 10s after the phase\n")
+	fmt.Printf("\n%-20s %-4s %10s %10s %10s %12s\n", "system", "op", "ops/s", "p50", "p99", "CPU µs/op")
+	for _, r := range rows {
+		for _, p := range []struct {
+			op string
+			r  phaseResult
+		}{{"SET", r.set}, {"GET", r.get}} {
+			mark := ""
+			if !p.r.settled {
+				mark = "*"
+			}
+			fmt.Printf("%-20s %-4s %10s %10s %10s %11.0f%s\n", r.name, p.op, thousands(p.r.opsPerSec()),
+				ms(p.r.lat.p50), ms(p.r.lat.p99), float64(p.r.cpuPerOp())/float64(time.Microsecond), mark)
+		}
+	}
+	fmt.Printf("\n%-44s %7s %8s\n", "planet linearizable / peer, ops/s", "ratio", "target")
+	for _, t := range storageTargets(rows) {
+		verdict := "met"
+		if t.ratio < t.target {
+			verdict = "NOT met"
+		}
+		fmt.Printf("%-44s %7.2f %8s  %s\n", t.op+" vs "+t.peer, t.ratio, fmt.Sprintf(">= %.1f", t.target), verdict)
+	}
+	fmt.Printf("CPU per replicated SET, summed over the 3 storage replicas: %s %.0fµs, %s %.0fµs (%s %.0fµs, %s %.0fµs, over their 3 processes)\n",
+		planetLinearizable, cpuUS(rows, planetLinearizable), planetQuorum, cpuUS(rows, planetQuorum),
+		redisTrio, cpuUS(rows, redisTrio), etcdTrio, cpuUS(rows, etcdTrio))
+}
+
+// storageTarget is one of the issue's targets: Planet (linearizable) at
+// least target times peer's throughput for op.
+type storageTarget struct {
+	op, peer, metric string
+	target, ratio    float64
+}
+
+func storageTargets(rows []benchRow) []storageTarget {
+	ours := row(rows, planetLinearizable)
+	var ts []storageTarget
+	for _, peer := range []struct {
+		name, short string
+		target      float64
+	}{{redisTrio, "redis3", 1.0}, {etcdTrio, "etcd3", 3.0}} {
+		theirs := row(rows, peer.name)
+		ts = append(ts,
+			storageTarget{op: "SET", peer: peer.name, metric: "set-vs-" + peer.short + "-x", target: peer.target,
+				ratio: ours.set.opsPerSec() / theirs.set.opsPerSec()},
+			storageTarget{op: "GET", peer: peer.name, metric: "get-vs-" + peer.short + "-x", target: peer.target,
+				ratio: ours.get.opsPerSec() / theirs.get.opsPerSec()})
+	}
+	return ts
+}
+
+// reportStorageMetrics reports the target ratios and Planet's CPU per SET
+// to the testing package (benchstat-friendly).
+func reportStorageMetrics(b *testing.B, rows []benchRow) {
+	for _, t := range storageTargets(rows) {
+		b.ReportMetric(t.ratio, t.metric)
+	}
+	b.ReportMetric(cpuUS(rows, planetLinearizable), "planet-set-cpu-us")
+	b.ReportMetric(row(rows, planetLinearizable).set.opsPerSec(), "planet-set-ops/s")
+	b.ReportMetric(row(rows, planetLinearizable).get.opsPerSec(), "planet-get-ops/s")
+}
+
+func row(rows []benchRow, name string) benchRow {
+	for _, r := range rows {
+		if r.name == name {
+			return r
+		}
+	}
+	panic("no benchmark row " + name)
+}
+
+// cpuUS is a system's CPU microseconds per SET.
+func cpuUS(rows []benchRow, name string) float64 {
+	return float64(row(rows, name).set.cpuPerOp()) / float64(time.Microsecond)
 }
 
 // BenchmarkStorageRecovery restarts a replica holding a million keys
