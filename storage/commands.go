@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"planet/internal/hlc"
+	"planet/internal/quorum"
 	"planet/internal/resp"
 	"planet/storage/engine"
 )
@@ -153,7 +154,7 @@ var okReply = resp.AppendOK(nil)
 
 // errReply is the RESP error reply of err.
 func errReply(err error) []byte {
-	var qe *QuorumError
+	var qe *quorum.Error
 	if errors.As(err, &qe) {
 		return resp.AppendError(nil, qe.Error())
 	}

@@ -3,55 +3,14 @@ package storage
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
 	"planet/internal/hlc"
 	"planet/internal/peer"
+	"planet/internal/quorum"
 	"planet/storage/engine"
 )
-
-// tally counts a quorum's answers. It is pure: the coordinator feeds it
-// each replica's outcome and asks whether the quorum is decided.
-type tally struct {
-	need    int // W or R, the coordinator included
-	total   int // replicas asked
-	acks    int
-	failed  int
-	wasLive bool
-}
-
-func (t *tally) add(ok bool) {
-	if ok {
-		t.acks++
-	} else {
-		t.failed++
-	}
-}
-
-// reached: enough replicas acknowledged.
-func (t *tally) reached() bool { return t.acks >= t.need }
-
-// lost: even if every outstanding replica acknowledges, the quorum cannot
-// be reached.
-func (t *tally) lost() bool { return t.acks+(t.total-t.acks-t.failed) < t.need }
-
-// QuorumError is the answer when too few replicas acknowledged.
-type QuorumError struct {
-	Op    string // "write" or "read"
-	Acks  int
-	Need  int
-	Known int // replicas known, the coordinator included
-}
-
-func (e *QuorumError) Error() string {
-	verb := "acknowledged"
-	if e.Op == "read" {
-		verb = "answered"
-	}
-	return fmt.Sprintf("NOQUORUM %s: %d of %d required replicas %s (%d known)", e.Op, e.Acks, e.Need, verb, e.Known)
-}
 
 // ackResult is one replica's outcome of a replicated write.
 type ackResult struct {
@@ -77,7 +36,7 @@ func (s *Server) write(m engine.Mutation) (wasLive bool, err error) {
 // done once, when W replicas (the coordinator included) made the write
 // durable and the local write is done (so that SCAN and DBSIZE on this
 // replica, which are local, show what it acknowledged), or with a
-// *QuorumError once every replica answered, or QuorumTimeout passed,
+// *quorum.Error once every replica answered, or QuorumTimeout passed,
 // without W acknowledgements (a lost quorum still waits for every answer,
 // so that the error says how many hold the write). Peers that fail get a
 // hint.
@@ -106,15 +65,14 @@ func (s *Server) writeAsync(m engine.Mutation, done func(wasLive bool, err error
 func (s *Server) replicateWrite(m engine.Mutation, done func(wasLive bool, err error)) {
 	peers, _ := s.clients()
 	m.Version = s.clock.Now()
-	q := &quorumWrite{s: s, op: "write", done: done, t: tally{need: s.cfg.W, total: 1 + len(peers)}}
+	q := &quorumWrite{s: s, op: quorum.Write, done: done, t: quorum.NewTally(quorum.Write, s.cfg.W, 1+len(peers))}
 	s.startWrite(q, m, peers, true)
 }
 
 // startWrite sends m to peers and, if local, to the local engine, feeding
 // their outcomes to q.
 func (s *Server) startWrite(q *quorumWrite, m engine.Mutation, peers []*peer.Client, local bool) {
-	q.localDone = !local
-	s.writeDeadlines.add(q, &q.deadline)
+	s.writeDeadlines.Add(q, &q.deadline)
 	args := replArgs(m, true)
 	for _, p := range peers {
 		s.replicate(p, m.Key, args, q)
@@ -126,7 +84,7 @@ func (s *Server) startWrite(q *quorumWrite, m engine.Mutation, peers []*peer.Cli
 		if r.Err != nil {
 			s.log.Warn("local write failed", "err", r.Err)
 		}
-		q.add(ackResult{ok: r.Err == nil, wasLive: r.WasLive}, true)
+		q.add(ackResult{ok: r.Err == nil, wasLive: r.WasLive}, quorum.Local)
 	})
 }
 
@@ -134,56 +92,56 @@ func (s *Server) startWrite(q *quorumWrite, m engine.Mutation, peers []*peer.Cli
 // write-back): the outcomes so far.
 type quorumWrite struct {
 	s        *Server
-	op       string // "write", or "read" for a read's write-back
-	deadline uint64 // in s.writeDeadlines
+	op       quorum.Op // Write, or Read for a read's write-back
+	deadline uint64    // in s.writeDeadlines
 	done     func(wasLive bool, err error)
 
-	mu        sync.Mutex
-	t         tally // guarded by mu
-	localDone bool  // guarded by mu
-	finished  bool  // guarded by mu
+	mu       sync.Mutex
+	t        quorum.Tally // guarded by mu
+	wasLive  bool         // guarded by mu: a replica deleted a live value
+	finished bool         // guarded by mu
 }
 
-func (q *quorumWrite) add(r ackResult, local bool) {
+func (q *quorumWrite) add(r ackResult, from quorum.Replica) {
 	q.mu.Lock()
 	if q.finished {
 		q.mu.Unlock()
 		return
 	}
-	q.t.add(r.ok)
-	q.t.wasLive = q.t.wasLive || r.wasLive
-	q.localDone = q.localDone || local
-	if !(q.t.reached() && q.localDone) && q.t.acks+q.t.failed < q.t.total {
+	q.wasLive = q.wasLive || r.wasLive
+	// Won at once; lost only once every replica answered, so that the
+	// error says how many hold the write.
+	if q.t.Add(from, r.ok) != quorum.Won && !q.t.Done() {
 		q.mu.Unlock()
 		return
 	}
 	q.finishLocked()
 }
 
-// expire ends the write at QuorumTimeout: replicas that have not answered
+// Expire ends the write at QuorumTimeout: replicas that have not answered
 // count as failed.
-func (q *quorumWrite) expire() {
+func (q *quorumWrite) Expire() {
 	q.mu.Lock()
 	if q.finished {
 		q.mu.Unlock()
 		return
 	}
-	q.t.failed = q.t.total - q.t.acks
+	q.t.Expire()
 	q.finishLocked()
 }
 
 // finishLocked decides the write, unlocks q.mu and calls done.
 func (q *quorumWrite) finishLocked() {
 	q.finished = true
-	t := q.t
+	t, wasLive := q.t, q.wasLive
 	q.mu.Unlock()
-	q.s.writeDeadlines.drop(q.deadline)
-	if !t.reached() {
-		q.s.metrics.quorumFailures.Inc(q.op)
-		q.done(false, &QuorumError{Op: q.op, Acks: t.acks, Need: t.need, Known: t.total})
+	q.s.writeDeadlines.Drop(q.deadline)
+	if t.Result() != quorum.Won {
+		q.s.metrics.quorumFailures.Inc(string(q.op))
+		q.done(false, &quorum.Error{Op: q.op, Acks: t.Acks(), Need: t.Need(), Known: t.Total()})
 		return
 	}
-	q.done(t.wasLive, nil)
+	q.done(wasLive, nil)
 }
 
 // replArgs is the replication command of m: REPL.PUT or REPL.DEL, or with
@@ -223,7 +181,7 @@ func (s *Server) replicate(p *peer.Client, key []byte, args [][]byte, q *quorumW
 				s.log.Warn("storage: replica refused a write", "peer", p.Addr(), "err", err)
 			}
 			if q != nil {
-				q.add(ackResult{}, false)
+				q.add(ackResult{}, quorum.Peer)
 			}
 			return
 		}
@@ -231,7 +189,7 @@ func (s *Server) replicate(p *peer.Client, key []byte, args [][]byte, q *quorumW
 		if q == nil {
 			return
 		}
-		q.add(ackResult{ok: true, wasLive: isDel && reply.Kind == peer.KindInt && reply.Int == 1}, false)
+		q.add(ackResult{ok: true, wasLive: isDel && reply.Kind == peer.KindInt && reply.Int == 1}, quorum.Peer)
 	}, args...)
 }
 
@@ -293,19 +251,19 @@ func (s *Server) startRead(key []byte, need int, query bool, done func(engine.En
 	}
 	peers, start := s.clients()
 	q := &quorumRead{s: s, key: key, peers: peers, start: start, versionOnly: localRes.ok || query, query: query,
-		done: done, t: tally{need: need, total: 1 + len(peers)}}
+		done: done, t: quorum.NewTally(quorum.Read, need, 1+len(peers))}
 	q.answers = q.answerBuf[:0]
-	q.t.add(localRes.ok)
+	q.t.Add(quorum.Local, localRes.ok)
 	if localRes.ok {
 		q.answers = append(q.answers, localRes)
 	}
 	q.mu.Lock()
-	if q.t.lost() {
+	if q.t.Result() == quorum.Lost {
 		q.finishLocked()
 		return
 	}
 	var buf [4]*peer.Client
-	ask := q.launchLocked(q.t.need-q.t.acks, buf[:0])
+	ask := q.launchLocked(need-q.t.Acks(), buf[:0])
 	q.waitLocked()
 	q.mu.Unlock()
 	q.ask(ask)
@@ -322,7 +280,7 @@ type quorumRead struct {
 	done        func(engine.Entry, bool, error)
 
 	mu        sync.Mutex
-	t         tally        // guarded by mu
+	t         quorum.Tally // guarded by mu
 	answers   []readResult // guarded by mu
 	answerBuf [3]readResult
 	next      int  // guarded by mu: peers asked so far
@@ -359,7 +317,7 @@ func (q *quorumRead) answer(r readResult) {
 		return
 	}
 	q.pending--
-	q.t.add(r.ok)
+	q.t.Add(quorum.Peer, r.ok)
 	var buf [1]*peer.Client
 	more := buf[:0]
 	if r.ok {
@@ -367,7 +325,7 @@ func (q *quorumRead) answer(r readResult) {
 	} else {
 		more = q.launchLocked(1, more)
 	}
-	if q.t.reached() || q.pending == 0 {
+	if q.t.Result() == quorum.Won || q.pending == 0 {
 		q.finishLocked()
 		return
 	}
@@ -375,10 +333,10 @@ func (q *quorumRead) answer(r readResult) {
 	q.ask(more)
 }
 
-// expire asks one more peer when the others are slow (speculativeRead
+// Expire asks one more peer when the others are slow (speculativeRead
 // passed). It may come after the read finished: reads do not drop their
 // deadline.
-func (q *quorumRead) expire() {
+func (q *quorumRead) Expire() {
 	q.mu.Lock()
 	if q.finished {
 		q.mu.Unlock()
@@ -394,7 +352,7 @@ func (q *quorumRead) expire() {
 }
 
 // waitLocked starts the wait for speculativeRead.
-func (q *quorumRead) waitLocked() { q.s.readDeadlines.add(q, nil) }
+func (q *quorumRead) waitLocked() { q.s.readDeadlines.Add(q, nil) }
 
 // finishLocked decides the read, unlocks q.mu and completes it: fetching
 // the value if the newest answer was a version only, repairing stale
@@ -404,13 +362,13 @@ func (q *quorumRead) finishLocked() {
 	t, answers := q.t, q.answers
 	q.mu.Unlock()
 	s := q.s
-	op := "read"
+	op := quorum.Read
 	if q.query {
-		op = "write"
+		op = quorum.Write
 	}
-	if !t.reached() {
-		s.metrics.quorumFailures.Inc(op)
-		q.done(engine.Entry{}, false, &QuorumError{Op: op, Acks: t.acks, Need: t.need, Known: t.total})
+	if t.Result() != quorum.Won {
+		s.metrics.quorumFailures.Inc(string(op))
+		q.done(engine.Entry{}, false, &quorum.Error{Op: op, Acks: t.Acks(), Need: t.Need(), Known: t.Total()})
 		return
 	}
 	newest := newestOf(answers)
@@ -427,12 +385,12 @@ func (q *quorumRead) finishLocked() {
 
 // fetchNewest gets the value of the newest answer, a version only, from the
 // peer that gave it, and completes the read.
-func (q *quorumRead) fetchNewest(t tally, newest readResult, answers []readResult) {
+func (q *quorumRead) fetchNewest(t quorum.Tally, newest readResult, answers []readResult) {
 	s := q.s
 	s.fetchGo(newest.peer, q.key, func(full readResult) {
 		if !full.ok || !full.found || newest.entry.Version.Newer(full.entry.Version) {
 			s.metrics.quorumFailures.Inc("read")
-			q.done(engine.Entry{}, false, &QuorumError{Op: "read", Acks: t.acks - 1, Need: t.need, Known: t.total})
+			q.done(engine.Entry{}, false, &quorum.Error{Op: quorum.Read, Acks: t.Acks() - 1, Need: t.Need(), Known: t.Total()})
 			return
 		}
 		q.complete(full, answers)
@@ -493,7 +451,14 @@ func (s *Server) writeBack(key []byte, newest readResult, answers []readResult, 
 	s.metrics.writeBacks.Inc()
 	m := engine.Mutation{Key: key, Value: newest.entry.Value, Version: newest.entry.Version,
 		Origin: newest.entry.Origin, Delete: newest.entry.Deleted}
-	q := &quorumWrite{s: s, op: "read", t: tally{need: s.cfg.W, total: holders + len(targets) + boolInt(!localHolds), acks: holders}}
+	q := &quorumWrite{s: s, op: quorum.Read, t: quorum.NewTally(quorum.Write, s.cfg.W, holders+len(targets)+boolInt(!localHolds))}
+	for i := range holders {
+		from := quorum.Peer
+		if localHolds && i == 0 {
+			from = quorum.Local
+		}
+		q.t.Add(from, true)
+	}
 	q.done = func(_ bool, err error) { done(err) }
 	s.startWrite(q, m, targets, !localHolds)
 }

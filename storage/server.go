@@ -15,6 +15,7 @@ import (
 	"planet/internal/admin"
 	"planet/internal/hlc"
 	"planet/internal/peer"
+	"planet/internal/quorum"
 	"planet/internal/resp"
 	"planet/storage/engine"
 )
@@ -37,8 +38,8 @@ type Server struct {
 	metrics *serverMetrics
 	started time.Time
 
-	writeDeadlines *deadlines // QuorumTimeout of quorum writes
-	readDeadlines  *deadlines // speculative retries of quorum reads
+	writeDeadlines *quorum.Deadlines // QuorumTimeout of quorum writes
+	readDeadlines  *quorum.Deadlines // speculative retries of quorum reads
 }
 
 // New validates cfg, binds the RESP and admin ports and opens (recovering)
@@ -49,7 +50,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, started: cfg.Now(),
-		writeDeadlines: newDeadlines(cfg.QuorumTimeout), readDeadlines: newDeadlines(speculativeRead)}
+		writeDeadlines: quorum.NewDeadlines(cfg.QuorumTimeout), readDeadlines: quorum.NewDeadlines(speculativeRead)}
 	port := max(cfg.Port, 0)
 	ln, err := resp.Listen(resp.Config{
 		Addr:    hostPort(cfg.BindHost, port),
@@ -137,8 +138,8 @@ func (s *Server) Run(ctx context.Context) error {
 	// waits for its commands when it stops.
 	dctx, stopDeadlines := context.WithCancel(context.Background())
 	var dwg sync.WaitGroup
-	dwg.Go(func() { s.writeDeadlines.run(dctx) })
-	dwg.Go(func() { s.readDeadlines.run(dctx) })
+	dwg.Go(func() { s.writeDeadlines.Run(dctx) })
+	dwg.Go(func() { s.readDeadlines.Run(dctx) })
 	defer dwg.Wait()
 	defer stopDeadlines()
 	mux := http.NewServeMux()
