@@ -116,12 +116,16 @@ func (d *delegate) NotifyPingComplete(other *memberlist.Node, rtt time.Duration,
 
 func (d *delegate) AckPayload() []byte { return nil }
 
-// heard records that region answered or sent something just now.
+// heard records that region answered or sent something just now. A region
+// that Regions reports suspect is alive again, since now.
 func (s *Server) heard(region string) {
 	now := s.cfg.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r, ok := s.regions[region]; ok && r.state == "alive" {
+		if now.Sub(r.lastHeard) > s.suspectAfterLocked() {
+			r.since = now
+		}
 		r.lastHeard = now
 		s.regions[region] = r
 	}

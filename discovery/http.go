@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"planet/discovery/api"
 	"planet/internal/admin"
@@ -161,27 +160,22 @@ func (s *Server) localInstance(e Entry) api.Instance {
 
 // Regions returns this region and every region gossip knows, sorted by
 // name. An alive region that has not answered a probe or sent anything for
-// suspectAfter is reported suspect: memberlist does not report its own
-// suspicion through events, and this is what it would be acting on.
+// suspectAfterLocked is reported suspect, since the moment its silence
+// passed that: memberlist does not report its own suspicion through events,
+// and this is what it would be acting on. This region is alive since Run
+// started gossip.
 func (s *Server) Regions() []api.Region {
-	out := []api.Region{{Name: s.cfg.Region, Address: net.JoinHostPort(s.cfg.WGIP.String(), strconv.Itoa(s.port)),
-		State: "alive", Local: true}}
 	now := s.cfg.Now()
 	s.mu.Lock()
-	alive := 0
-	for _, r := range s.regions {
-		if r.state == "alive" {
-			alive++
-		}
-	}
-	// Each region probes one other per ProbeInterval, round robin.
-	suspectAfter := 2*time.Duration(max(alive, 1))*s.cfg.ProbeInterval + s.cfg.ProbeTimeout
+	out := []api.Region{{Name: s.cfg.Region, Address: net.JoinHostPort(s.cfg.WGIP.String(), strconv.Itoa(s.port)),
+		State: "alive", Local: true, Since: s.since.UTC()}}
+	suspectAfter := s.suspectAfterLocked()
 	for name, r := range s.regions {
-		state := r.state
+		state, since := r.state, r.since
 		if state == "alive" && now.Sub(r.lastHeard) > suspectAfter {
-			state = "suspect"
+			state, since = "suspect", r.lastHeard.Add(suspectAfter)
 		}
-		out = append(out, api.Region{Name: name, Address: r.addr(), State: state, Since: r.since.UTC()})
+		out = append(out, api.Region{Name: name, Address: r.addr(), State: state, Since: since.UTC()})
 	}
 	s.mu.Unlock()
 	sort.Slice(out[1:], func(i, j int) bool { return out[1+i].Name < out[1+j].Name })

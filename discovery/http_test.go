@@ -114,6 +114,15 @@ func TestAPIRejectsBadInput(t *testing.T) {
 		{"over-long name", "PUT", "/v1/services/" + long, `{"address":"127.0.0.1:1","ttl":"15s"}`, 400},
 		{"name with slash", "PUT", "/v1/services/a/b", `{"address":"127.0.0.1:1","ttl":"15s"}`, 400},
 		{"name with bad character", "PUT", "/v1/services/we%20b", `{"address":"127.0.0.1:1","ttl":"15s"}`, 400},
+		{"name ..", "PUT", "/v1/services/%2e%2e", `{"address":"127.0.0.1:1","ttl":"15s"}`, 400},
+		{"name .", "PUT", "/v1/services/%2e", `{"address":"127.0.0.1:1","ttl":"15s"}`, 400},
+		{"name .. half escaped", "PUT", "/v1/services/.%2e", `{"address":"127.0.0.1:1","ttl":"15s"}`, 400},
+		{"name .. upper case escaped", "PUT", "/v1/services/%2E%2E", `{"address":"127.0.0.1:1","ttl":"15s"}`, 400},
+		{"name .. unescaped (the path cleans to /v1)", "PUT", "/v1/services/..", `{"address":"127.0.0.1:1","ttl":"15s"}`, 404},
+		{"list ..", "GET", "/v1/services/%2e%2e", "", 400},
+		{"list_local .", "GET", "/v1/services/%2e?scope=local", "", 400},
+		{"deregister ..", "DELETE", "/v1/services/%2e%2e?address=127.0.0.1:8080", "", 400},
+		{"deregister .", "DELETE", "/v1/services/%2e?address=127.0.0.1:8080", "", 400},
 		{"address missing", "PUT", "/v1/services/web", `{"ttl":"15s"}`, 400},
 		{"address without port", "PUT", "/v1/services/web", `{"address":"127.0.0.1","ttl":"15s"}`, 400},
 		{"address with bad port", "PUT", "/v1/services/web", `{"address":"127.0.0.1:70000","ttl":"15s"}`, 400},
@@ -148,6 +157,25 @@ func TestAPIRejectsBadInput(t *testing.T) {
 				t.Errorf("registry changed: %+v", list)
 			}
 		})
+	}
+}
+
+// TestAPIRegionsSince: every region entry says since when it is in its
+// state; the local region since this instance started.
+func TestAPIRegionsSince(t *testing.T) {
+	before := time.Now()
+	s := startServer(t, Config{})
+	after := time.Now()
+	code, body := do(t, "GET", "http://"+s.Addr()+"/v1/regions", "")
+	var regions []api.Region
+	if err := json.Unmarshal([]byte(body), &regions); err != nil || code != 200 {
+		t.Fatalf("GET /v1/regions = %d %s (%v)", code, body, err)
+	}
+	if len(regions) != 1 || regions[0].Name != "sfo" || !regions[0].Local || regions[0].State != "alive" {
+		t.Fatalf("GET /v1/regions = %s", body)
+	}
+	if since := regions[0].Since; since.Before(before) || since.After(after) {
+		t.Fatalf("local region since %v, want between %v and %v (the server's start)", since, before, after)
 	}
 }
 

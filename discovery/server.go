@@ -36,6 +36,7 @@ type Server struct {
 	outbox    chan outgoing // snapshots to send over TCP, by a worker
 
 	mu        sync.RWMutex
+	since     time.Time              // guarded by mu; when this region became alive: Run's start of gossip (New's time before it)
 	fed       *federation            // guarded by mu
 	regions   map[string]regionState // guarded by mu; other regions, from gossip events
 	syncAsked map[string]time.Time   // guarded by mu; last sync request per region
@@ -75,6 +76,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:       cfg,
 		log:       cfg.Logger,
 		registry:  NewRegistry(cfg.MaxEntries),
+		since:     cfg.Now(),
 		outbox:    make(chan outgoing, 256),
 		fed:       newFederation(3 * cfg.PushPullInterval),
 		regions:   make(map[string]regionState),
@@ -158,6 +160,9 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("discovery: starting gossip: %w", err)
 	}
 	s.ml = ml
+	s.mu.Lock()
+	s.since = s.cfg.Now()
+	s.mu.Unlock()
 	s.log.Info("discovery started", "addr", s.Addr(),
 		"advertise", net.JoinHostPort(s.cfg.WGIP.String(), strconv.Itoa(s.port)), "peers", s.cfg.Peers)
 
@@ -221,13 +226,25 @@ func (s *Server) memberlistConfig() *memberlist.Config {
 func (s *Server) numMembers() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 1
+	return 1 + s.aliveRegionsLocked()
+}
+
+// aliveRegionsLocked counts the other regions gossip reports alive.
+func (s *Server) aliveRegionsLocked() int {
+	n := 0
 	for _, st := range s.regions {
 		if st.state == "alive" {
 			n++
 		}
 	}
 	return n
+}
+
+// suspectAfterLocked is how long an alive region may go unheard before
+// Regions reports it suspect: each region probes one other per
+// ProbeInterval, round robin, so two missed rounds and a probe timeout.
+func (s *Server) suspectAfterLocked() time.Duration {
+	return 2*time.Duration(max(s.aliveRegionsLocked(), 1))*s.cfg.ProbeInterval + s.cfg.ProbeTimeout
 }
 
 // maintain expires local and federated entries and broadcasts the digest

@@ -132,6 +132,16 @@ func TestRegionStates(t *testing.T) {
 		}
 		return out
 	}
+	since := func() map[string]time.Duration {
+		out := map[string]time.Duration{}
+		for _, r := range s.Regions() {
+			out[r.Name] = r.Since.Sub(t0)
+		}
+		return out
+	}
+	if got := fmt.Sprint(since()); got != "map[ams:0s lon:0s nyc:0s sfo:0s]" {
+		t.Fatalf("since at 0s: %s", got)
+	}
 	// Two alive peers: each is probed every 2 intervals; suspect after two
 	// missed rounds plus a probe timeout: 2*2*1.5s + 1s = 7s.
 	now = t0.Add(7 * time.Second)
@@ -142,6 +152,21 @@ func TestRegionStates(t *testing.T) {
 	now = t0.Add(7*time.Second + time.Millisecond)
 	if got := fmt.Sprint(states()); got != "map[ams:alive lon:dead nyc:suspect sfo:alive]" {
 		t.Fatalf("at 7.001s: %s", got)
+	}
+	// nyc became suspect when its silence passed 7s; sfo has been alive
+	// since New.
+	if got := fmt.Sprint(since()); got != "map[ams:0s lon:0s nyc:7s sfo:0s]" {
+		t.Fatalf("since at 7.001s: %s", got)
+	}
+	now = t0.Add(8 * time.Second)
+	s.heard("nyc") // back from suspect: alive again since now
+	if got := fmt.Sprint(states(), since()); got != "map[ams:alive lon:dead nyc:alive sfo:alive] map[ams:0s lon:0s nyc:8s sfo:0s]" {
+		t.Fatalf("at 8s, nyc heard: %s", got)
+	}
+	now = t0.Add(9 * time.Second)
+	s.heard("ams") // heard in time: still alive since it joined
+	if got := fmt.Sprint(since()); got != "map[ams:0s lon:0s nyc:8s sfo:0s]" {
+		t.Fatalf("since at 9s, ams heard: %s", got)
 	}
 	s.heard("lon") // a dead region's late message does not revive it
 	if states()["lon"] != "dead" {

@@ -71,10 +71,16 @@ func invalid(format string, args ...any) error {
 }
 
 // ValidateName checks a service name: 1-64 characters of ASCII letters,
-// digits, '.', '_' and '-'.
+// digits, '.', '_' and '-', other than "." and "..". Every valid name is a
+// URL path segment as it is: it needs no escaping, and path cleaning (by
+// HTTP routers and proxies) does not remove it, so /v1/services/{name}
+// reaches it.
 func ValidateName(name string) error {
 	if name == "" {
 		return invalid("empty service name")
+	}
+	if name == "." || name == ".." {
+		return invalid("service name may not be %q", name)
 	}
 	if len(name) > MaxNameLen {
 		return invalid("service name longer than %d characters", MaxNameLen)

@@ -3,6 +3,8 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"net/url"
+	"path"
 	"strings"
 	"testing"
 	"time"
@@ -50,16 +52,63 @@ func FuzzDecodeRegistration(f *testing.F) {
 	})
 }
 
+func TestValidateName(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"web", true},
+		{"a.b-c_d", true},
+		{"...", true},
+		{".web", true},
+		{"web.", true},
+		{"..web", true},
+		{"_", true},
+		{"-", true},
+		{strings.Repeat("x", MaxNameLen), true},
+		{"", false},
+		{".", false},
+		{"..", false},
+		{strings.Repeat("x", MaxNameLen+1), false},
+		{"a/b", false},
+		{"../x", false},
+		{"we b", false},
+		{"%2e%2e", false},
+		{"é", false},
+	} {
+		err := ValidateName(tc.name)
+		if (err == nil) != tc.ok {
+			t.Errorf("ValidateName(%q) = %v, want ok=%v", tc.name, err, tc.ok)
+		}
+		if err != nil && !errors.Is(err, ErrInvalid) {
+			t.Errorf("ValidateName(%q) = %v, does not wrap ErrInvalid", tc.name, err)
+		}
+	}
+}
+
+// FuzzValidateName: every accepted name is 1-MaxNameLen bytes and a plain
+// URL reaches it: it needs no escaping in a path segment, and cleaning the
+// path (as HTTP servers and proxies do) leaves it as it is.
 func FuzzValidateName(f *testing.F) {
-	for _, s := range []string{"web", "", "a.b-c_d", strings.Repeat("x", 65), "a/b", "é"} {
+	for _, s := range []string{"web", "", "a.b-c_d", strings.Repeat("x", 65), "a/b", "é", ".", "..", "...", ".a", "a..", "%2e"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, name string) {
-		if ValidateName(name) != nil {
+		err := ValidateName(name)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error does not wrap ErrInvalid: %v", err)
+			}
 			return
 		}
 		if len(name) == 0 || len(name) > MaxNameLen || strings.ContainsAny(name, "/?# %\x00") {
 			t.Fatalf("accepted bad name %q", name)
+		}
+		if url.PathEscape(name) != name {
+			t.Fatalf("accepted name %q needs escaping in a URL path", name)
+		}
+		if p := "/v1/services/" + name; path.Clean(p) != p {
+			t.Fatalf("accepted name %q: path %q cleans to %q", name, p, path.Clean(p))
 		}
 	})
 }

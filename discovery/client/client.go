@@ -5,6 +5,8 @@
 // ends, then deregisters it. List and ListLocal remember their last good
 // answer per service and serve it while discovery is unreachable (for up to
 // Config.MaxStale), so that a discovery restart does not stop traffic.
+// Every call that takes a service name checks it with api.ValidateName
+// first, and sends nothing when it is invalid.
 package client
 
 import (
@@ -140,12 +142,18 @@ func (c *Client) Register(ctx context.Context, name, addr string) error {
 
 // RegisterOnce registers or refreshes name at addr once, with ttl.
 func (c *Client) RegisterOnce(ctx context.Context, name, addr string, ttl time.Duration) error {
+	if err := api.ValidateName(name); err != nil {
+		return err
+	}
 	body, _ := json.Marshal(api.Registration{Address: addr, TTL: ttl.String()})
 	return c.do(ctx, http.MethodPut, "/v1/services/"+url.PathEscape(name), body, nil)
 }
 
 // Deregister removes name at addr from this region.
 func (c *Client) Deregister(ctx context.Context, name, addr string) error {
+	if err := api.ValidateName(name); err != nil {
+		return err
+	}
 	return c.do(ctx, http.MethodDelete, "/v1/services/"+url.PathEscape(name)+"?address="+url.QueryEscape(addr), nil, nil)
 }
 
@@ -160,6 +168,9 @@ func (c *Client) ListLocal(ctx context.Context, name string) ([]api.Instance, er
 }
 
 func (c *Client) list(ctx context.Context, name, scope string) ([]api.Instance, error) {
+	if err := api.ValidateName(name); err != nil {
+		return nil, err
+	}
 	path := "/v1/services/" + url.PathEscape(name)
 	if scope != api.ScopeAll {
 		path += "?scope=" + scope

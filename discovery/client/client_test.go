@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,12 +93,51 @@ func TestRegisterHeartbeatsThenDeregisters(t *testing.T) {
 
 func TestRegisterRejectsBadInput(t *testing.T) {
 	c, _, _ := newTestClient(t, Config{})
-	for _, tc := range [][2]string{{"", "127.0.0.1:1"}, {"web", "nope"}, {strings.Repeat("x", 65), "127.0.0.1:1"}} {
-		if err := c.Register(context.Background(), tc[0], tc[1]); !errors.Is(err, api.ErrInvalid) {
+	for _, tc := range [][2]string{{"", "127.0.0.1:1"}, {"web", "nope"}, {strings.Repeat("x", 65), "127.0.0.1:1"}, {".", "127.0.0.1:1"}, {"..", "127.0.0.1:1"}} {
+		// Bad input returns at once; were it accepted, Register would
+		// heartbeat until this context ends and then return nil.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		if err := c.Register(ctx, tc[0], tc[1]); !errors.Is(err, api.ErrInvalid) {
 			t.Errorf("Register(%q, %q) = %v, want ErrInvalid", tc[0], tc[1], err)
 		}
+		cancel()
 	}
 }
+
+// TestBadNamesNeverSent: every call that takes a service name rejects an
+// invalid one with ErrInvalid before asking discovery. "." and ".." matter
+// most: as a URL path segment they would address another route.
+func TestBadNamesNeverSent(t *testing.T) {
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.WriteHeader(http.StatusNotFound)
+		json.NewEncoder(w).Encode(api.Error{Error: "no route"})
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(Config{Addr: strings.TrimPrefix(srv.URL, "http://")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, name := range []string{"", ".", "..", "a/b", strings.Repeat("x", 65)} {
+		for call, err := range map[string]error{
+			"RegisterOnce": c.RegisterOnce(ctx, name, "127.0.0.1:1", api.DefaultTTL),
+			"Deregister":   c.Deregister(ctx, name, "127.0.0.1:1"),
+			"List":         second(c.List(ctx, name)),
+			"ListLocal":    second(c.ListLocal(ctx, name)),
+		} {
+			if !errors.Is(err, api.ErrInvalid) {
+				t.Errorf("%s(%q) = %v, want ErrInvalid", call, name, err)
+			}
+		}
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("%d requests reached discovery", n)
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
 
 func TestListServesLastAnswerWhileUnreachable(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
