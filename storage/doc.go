@@ -17,30 +17,13 @@
 //
 // # Engine
 //
-// The WAL (package storage/wal, whose doc gives the record grammar) is the
-// source of truth. One committer goroutine takes every queued write,
-// appends the batch's records to the WAL, makes them durable with one fsync
-// (group commit; the Durability setting), then applies them to goleveldb in
-// one batch that also records the applied WAL position, the live-key count,
-// the highest version seen and the anti-entropy digest. A write is applied
-// iff its version is newer than the key's current one (idempotent), and
-// reads go to goleveldb, so they never see a write that is not durable.
-//
-// Recovery replays the WAL from the applied position; a torn or corrupt
-// tail is cut at the last good record and logged. If the goleveldb state is
-// lost it is rebuilt from the newest snapshot and the logs after it.
-//
-// When the WAL passes CompactBytes the committer starts generation g+1
-// (wal-<g+1>.log) and, in the background, writes snapshot-<g+1>.log: the
-// whole state as of the start of g+1, tombstones included, in the WAL's
-// record format. Then it removes the snapshots before g+1 and the logs
-// before g: the previous generation's log stays until the next compaction,
-// so a reader that is behind can finish it.
-//
-// Deletes are tombstones with versions, so a late, older replicated PUT
-// never resurrects a key. Compaction purges tombstones older than
-// TombstoneGrace (as Cassandra's gc_grace_seconds, default 10 days): a
-// replica that was away longer than that must be rebuilt, not caught up.
+// Each replica's state is a storage/engine.Engine: the WAL (package
+// storage/wal, whose doc gives the record grammar) materialised in
+// goleveldb, with group commit, recovery, compaction into snapshots and
+// WAL generations, tombstones purged after TombstoneGrace (as Cassandra's
+// gc_grace_seconds: a replica away longer than that must be rebuilt, not
+// caught up), the anti-entropy digest and the hints. The engine's doc
+// describes it.
 //
 // # Quorum
 //
@@ -63,8 +46,9 @@
 // digest read as in Cassandra);
 // if a peer holds a newer version its entry is fetched (VGET). The highest
 // version is returned and the replicas that answered an older one are
-// repaired (read repair, before the reply: see Linearizability). A peer that has not answered within 20ms is
-// backed up by the next one (speculative retry), and a peer that does not
+// repaired (read repair, before the reply: see Linearizability). A peer
+// that has not answered within 20ms is backed up by the next one
+// (speculative retry), and a peer that does not
 // keep up (hung, partitioned: its queue is full) fails at once and gets a
 // hint, so one bad replica stalls neither reads nor writes. SCAN and
 // DBSIZE answer from the coordinator's replica alone.
