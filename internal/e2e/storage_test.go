@@ -256,6 +256,16 @@ func TestStorageQuorumSettings(t *testing.T) {
 	}
 }
 
+// TestStorageLoneReplicaCountsItself: a replica alone with W=2 writes its
+// own copy and says so: one of two acknowledged, one known.
+func TestStorageLoneReplicaCountsItself(t *testing.T) {
+	_, rs := storageRegion(t, 1, "STORAGE_QUORUM_TIMEOUT=1s")
+	err := rdb(t, rs[0]).Set(context.Background(), "k", "v", 0).Err()
+	if err == nil || err.Error() != "NOQUORUM write: 1 of 2 required replicas acknowledged (1 known)" {
+		t.Fatalf("SET on a lone replica with W=2: %v", err)
+	}
+}
+
 func TestStorageReadRepair(t *testing.T) {
 	_, rs := storageRegion(t, 3, "STORAGE_ANTI_ENTROPY_INTERVAL=1h")
 	ctx := context.Background()
