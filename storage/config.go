@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"planet/discovery/api"
+	"planet/discovery/client"
 	"planet/storage/engine"
 	"planet/storage/wal"
 )
@@ -57,6 +60,16 @@ func (c Consistency) String() string {
 	return "linearizable"
 }
 
+// Discovery is what a replica needs of its region's discovery: to
+// register itself (heartbeating until ctx ends) and to list the region's
+// replicas. *client.Client is one; tests pass a fake (storagetest).
+type Discovery interface {
+	Register(ctx context.Context, name, addr string) error
+	ListLocal(ctx context.Context, name string) ([]api.Instance, error)
+}
+
+var _ Discovery = (*client.Client)(nil)
+
 // Config configures one storage replica.
 type Config struct {
 	// Region is this region's name; it is the origin of the writes this
@@ -72,7 +85,11 @@ type Config struct {
 	// DataDir is the root of on-disk state; the replica uses
 	// DataDir/storage-<port>. Required.
 	DataDir string
-	// DiscoveryAddr is this region's discovery. Default 127.0.0.1:10200.
+	// Discovery is this region's discovery; nil: a client of
+	// DiscoveryAddr.
+	Discovery Discovery
+	// DiscoveryAddr is this region's discovery, used when Discovery is
+	// nil. Default 127.0.0.1:10200.
 	DiscoveryAddr string
 	// RegisterTTL is the discovery registration TTL. Default 10s.
 	RegisterTTL time.Duration

@@ -31,7 +31,7 @@ type Server struct {
 	clock   *hlc.Clock
 	resp    *resp.Server
 	adminLn net.Listener
-	disc    *client.Client
+	disc    Discovery
 	pool    *peer.Pool
 	peers   *peerSet
 	hints   *hints
@@ -87,7 +87,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.clock.Observe(hlc.Version{Time: s.eng.MaxVersionTime()})
-	s.disc, err = client.New(client.Config{Addr: cfg.DiscoveryAddr, TTL: cfg.RegisterTTL, Logger: s.log})
+	if s.disc = cfg.Discovery; s.disc == nil {
+		s.disc, err = client.New(client.Config{Addr: cfg.DiscoveryAddr, TTL: cfg.RegisterTTL, Logger: s.log})
+	}
 	if err != nil {
 		s.eng.Close()
 		cleanup()

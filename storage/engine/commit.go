@@ -356,7 +356,9 @@ func (e *Engine) commit(st *stager, batch []*op, walBuf []byte, failed error) ([
 		o.reply(o.res)
 	}
 	if failed == nil && e.wal.Size() >= e.cfg.CompactBytes && !e.stats.compacting.Load() {
-		if err := e.rotate(); err != nil {
+		if err := e.rotate(); err != nil && e.failedErr.Load() != nil {
+			failed = err // rotate refused writes: see there
+		} else if err != nil {
 			e.log.Error("storage: compaction failed to start", "err", err)
 		}
 	}

@@ -25,23 +25,31 @@ func (e *Engine) rotate() error {
 	if err := e.flush(); err != nil {
 		return err
 	}
-	w, err := wal.OpenWriter(filepath.Join(e.cfg.Dir, wal.LogName(next)), 0)
-	if err != nil {
-		return fmt.Errorf("storage: start WAL generation %d: %w", next, err)
-	}
-	w.Prealloc = walPrealloc
 	// Everything in the old generation is applied: this is the state as
-	// of the start of the new one.
+	// of the start of the new one. Taken before the new log exists, so
+	// that a failure leaves generation gen as it was.
 	snap, err := e.db.GetSnapshot()
 	if err != nil {
-		w.Close()
-		os.Remove(filepath.Join(e.cfg.Dir, wal.LogName(next)))
 		return fmt.Errorf("storage: snapshot state: %w", err)
 	}
-	if err := e.db.Put(metaApplied, position{next, 0}.encode(), nil); err != nil {
+	// Once wal-<next>.log exists, a reader following the WAL (the
+	// tailer) takes generation gen as finished: nothing may be written to
+	// it any more. If the new log or the state database's record of the
+	// switch fails, the engine refuses writes until a restart recovers.
+	refuse := func(err error) error {
 		snap.Release()
+		e.failedErr.Store(&err)
+		e.log.Error("storage: refusing writes until restart", "err", err)
+		return err
+	}
+	w, err := wal.OpenWriterWith(filepath.Join(e.cfg.Dir, wal.LogName(next)), 0, wal.Options{FS: e.cfg.FS})
+	if err != nil {
+		return refuse(fmt.Errorf("storage: start WAL generation %d: %w", next, err))
+	}
+	w.Prealloc = walPrealloc
+	if err := e.db.Put(metaApplied, position{next, 0}.encode(), nil); err != nil {
 		w.Close()
-		return fmt.Errorf("storage: write state: %w", err)
+		return refuse(fmt.Errorf("storage: write state: %w", err))
 	}
 	old := e.wal
 	e.wal, e.gen = w, next
@@ -66,7 +74,7 @@ func (e *Engine) compact(gen uint64, snap *leveldb.Snapshot) {
 	cutoff := graceCutoff(e.cfg.Now(), e.cfg.TombstoneGrace)
 	var purge []Mutation
 	n := 0
-	err := wal.WriteSnapshot(e.cfg.Dir, gen, func(emit func(*wal.Record) error) error {
+	err := wal.WriteSnapshotWith(e.cfg.Dir, gen, wal.Options{FS: e.cfg.FS}, func(emit func(*wal.Record) error) error {
 		defer snap.Release()
 		it := snap.NewIterator(e.iterRange(0, numLayout), nil)
 		defer it.Release()

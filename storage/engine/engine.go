@@ -90,6 +90,10 @@ type Config struct {
 	Logger *slog.Logger
 	// OnFsync, if set, is called with the duration of every WAL fsync.
 	OnFsync func(time.Duration)
+	// FS is what the WAL is written through; nil is the operating
+	// system's. Tests pass a storage/wal/errorfs to fail the i-th write or
+	// fsync.
+	FS wal.FS
 }
 
 func (c *Config) fillDefaults() {

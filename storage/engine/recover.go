@@ -91,7 +91,7 @@ func (e *Engine) recover() error {
 	if len(logs) > 0 && from.gen > logs[len(logs)-1].Gen {
 		e.log.Warn("storage: applied point is past every WAL generation", "generation", from.gen)
 	}
-	w, err := wal.OpenWriter(filepath.Join(e.cfg.Dir, wal.LogName(e.gen)), end)
+	w, err := wal.OpenWriterWith(filepath.Join(e.cfg.Dir, wal.LogName(e.gen)), end, wal.Options{FS: e.cfg.FS})
 	if err != nil {
 		return fmt.Errorf("storage: open WAL: %w", err)
 	}

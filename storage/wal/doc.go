@@ -1,6 +1,7 @@
 // Package wal defines Planet's write-ahead log: the record format, a reader
 // that detects torn and corrupt tails, the segment files of a storage
-// directory, and an append-only writer.
+// directory, an append-only writer, positions in the log, and a follower
+// that reads a log while it is written.
 //
 // The format is a contract. The storage engine writes it, the WAL tailer
 // ships it to other regions, and operators read it with grep and less, so it
@@ -89,6 +90,72 @@
 // end of the file: a reader stops there (io.EOF), and a NUL inside a line
 // means a torn write (io.ErrUnexpectedEOF). The writer later overwrites the
 // padding with records, so a reader that stopped at padding and wants what
-// was appended since opens a new Reader at Offset(). Snapshots have no
-// padding.
+// was appended since reads again from Offset() with a new Reader (or Reset),
+// as a Follower does. Snapshots have no padding.
+//
+// # Positions
+//
+// A Position {Generation, Offset} is a point in a directory's WAL: the byte
+// offset in LogName(Generation) where the next record starts, which is the
+// end of the last one read or applied. Positions order by generation, then
+// offset; their text form is "<generation>:<offset>" ("3:1024"). The engine
+// records the position up to which its state holds the log; the WAL tailer
+// keeps one per remote region as its cursor. A position at offset 0 of a
+// generation is before every record of that log, and after every record of
+// the logs before it.
+//
+// # Following a live log
+//
+// OpenAt(dir, pos) returns a Follower that reads records from pos on while
+// a Writer appends. Next does not block: at the end of what is written (the
+// end of the file, the padding, or a record partly written) it returns
+// ErrNoMore (ErrTorn for a partial record), and a later call reads the file
+// again from Position(), since the writer overwrites the padding in place.
+// The caller decides when to call again. The tailer polls: at once while
+// records come, then after a pause that doubles from about a millisecond to
+// a few tens of milliseconds while none do. A poll that finds nothing costs
+// two small reads and three stat calls.
+//
+// A Follower moves on to generation g+1 at offset 0 (Position() tells, and
+// Next reads on there) once it has read the log of g to its end and the
+// writer has left that log: wal-<g+1>.log (or wal-<g+2>.log) exists, or
+// wal-<g>.log was removed. It finishes a log that
+// compaction removed while it had it open. If the next log is gone (the
+// follower fell behind compaction), Next returns ErrGenerationGone and the
+// records in it can be had only from a later snapshot; the follower never
+// skips a generation. At the end of a log that will not grow any more, a
+// torn record or data after padding (a zeroed block, behind which no reader
+// can reach) is corruption (*CorruptError), as is any line that is not a
+// record. A position whose log no longer holds the records before it (a
+// machine crash lost writes that were not synced, and others were written in
+// their place) is ErrPositionLost. All three are sticky: a Follower does
+// not guess past them.
+//
+// Recovery reads the same way, to the end of what is written, across
+// generations: Next until ErrNoMore (the records end cleanly at
+// Position()), ErrTorn (a partial record to cut at Position().Offset), a
+// *CorruptError (cut the log of Position().Generation at its Offset, then go
+// on from the next generation if there is one) or ErrPositionLost (the
+// applied point is past the records the log holds: replay it from 0).
+//
+// This relies on what the writer of a directory does:
+//
+//   - it writes records only at the end of its records, over padding or
+//     past the end of the file, never over a record;
+//   - it creates wal-<g+1>.log only after its last write to wal-<g>.log,
+//     and does not write to wal-<g>.log after that, not even if starting
+//     the new generation fails;
+//   - compaction removes only logs the writer has left, oldest first.
+//
+// # Writing through an FS
+//
+// Writer, OpenWriterWith and WriteSnapshotWith do their file I/O through an
+// FS (Options.FS): the operating system's (OSFS, the default, with
+// fdatasync on Linux) or, in tests, package errorfs, which fails the i-th
+// write, sync, open, truncate, close, rename or remove, as pebble's
+// vfs/errorfs. A Writer reports every failed write or sync to its caller
+// and refuses to write or sync from then on: after a failed fsync it cannot
+// know what is on disk (the kernel may have dropped the pages and will not
+// say so again), so its owner reopens the log and recovers it, which keeps
+// every record whose Sync succeeded.
 package wal

@@ -63,6 +63,7 @@ type Follower struct {
 
 	dir      string
 	pos      Position
+	logs     [3]string  // paths of the logs of pos.Generation and the two after it
 	file     *os.File   // the log of pos.Generation, nil once closed
 	src      tailSource // reads file from pos for rd
 	rd       Reader
@@ -83,9 +84,10 @@ func OpenAt(dir string, pos Position) (*Follower, error) {
 		return nil, fmt.Errorf("wal: open at %v: %w", pos, ErrInvalidPosition)
 	}
 	f := &Follower{dir: dir, pos: pos, suspect: -1}
-	file, err := os.Open(f.path(pos.Generation))
+	f.setLogs()
+	file, err := os.Open(f.logs[0])
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s", ErrGenerationGone, f.path(pos.Generation))
+		return nil, fmt.Errorf("%w: %s", ErrGenerationGone, f.logs[0])
 	}
 	if err != nil {
 		return nil, fmt.Errorf("wal: open at %v: %w", pos, err)
@@ -124,9 +126,10 @@ func (f *Follower) Position() Position { return f.pos }
 // The *CorruptError, ErrGenerationGone and ErrPositionLost are sticky: Next
 // returns them from then on, and the caller acts (an operator, a resent
 // snapshot, a new Follower). When the log of Position().Generation has been
-// read to its end and a newer log exists, Next moves on to that log and
-// Position() becomes {Generation + 1, 0}, without a record and without an
-// error: the position tells. It never skips a generation.
+// read to its end and the writer has left it (see the package doc), Next
+// moves on to the next generation's log, at offset 0, and reads on there:
+// Position() tells of the move, also when Next then returns ErrNoMore. It
+// never skips a generation.
 func (f *Follower) Next(rec *Record) error {
 	if f.err != nil {
 		return f.err
@@ -137,54 +140,62 @@ func (f *Follower) Next(rec *Record) error {
 				return err
 			}
 		}
-		end := f.rd.Next(rec)
-		if end == nil {
+		stop := f.rd.Next(rec)
+		if stop == nil {
 			f.pos.Offset = f.rd.Offset()
 			f.suspect = -1
 			return nil
 		}
 		f.reading = false
-		var ce *CorruptError
-		switch {
-		case errors.As(end, &ce):
-			if !f.finished && ce.Offset != f.suspect {
-				// Read it once more: a racing write over padding
-				// might have shown a line's end before its start.
-				f.suspect = ce.Offset
-				continue
-			}
-			f.err = ce
-			return ce
-		case end != io.EOF && end != io.ErrUnexpectedEOF:
-			return fmt.Errorf("wal: follow %s: %w", f.path(f.pos.Generation), end)
-		}
-		if !f.finished {
-			done, err := f.logFinished()
-			if err != nil {
-				return err
-			}
-			if !done {
-				if end == io.ErrUnexpectedEOF {
-					return ErrTorn
-				}
-				return ErrNoMore
-			}
-			// Read to the end again: the writer may have appended
-			// records between the read above and moving on.
-			f.finished = true
-			continue
-		}
-		if end == io.ErrUnexpectedEOF {
-			return f.fail(&CorruptError{Offset: f.pos.Offset,
-				Reason: "torn record at the end of a log that has a newer generation after it"})
-		}
-		if err := f.checkEnd(); err != nil {
-			return err
-		}
-		if err := f.advance(); err != nil {
+		if err := f.stopped(stop); err != nil {
 			return err
 		}
 	}
+}
+
+// stopped returns the error for Next when the Reader stopped with stop at
+// f.pos, or nil to read on (at f.pos again, or at the start of the next log).
+func (f *Follower) stopped(stop error) error {
+	var ce *CorruptError
+	switch {
+	case errors.As(stop, &ce):
+		if !f.finished && ce.Offset != f.suspect {
+			// Read it once more: a read racing a write over
+			// padding might have seen a line's end before its start.
+			f.suspect = ce.Offset
+			return nil
+		}
+		return f.fail(ce)
+	case stop != io.EOF && stop != io.ErrUnexpectedEOF:
+		return fmt.Errorf("wal: follow %s: %w", f.logs[0], stop)
+	case !f.finished:
+		return f.atLiveEnd(stop == io.ErrUnexpectedEOF)
+	case stop == io.ErrUnexpectedEOF:
+		return f.fail(&CorruptError{Offset: f.pos.Offset, Reason: "torn record at the end of a log the writer has left"})
+	}
+	if err := f.checkEnd(); err != nil {
+		return err
+	}
+	return f.advance()
+}
+
+// atLiveEnd returns ErrNoMore (ErrTorn if torn) at the end of what is
+// written to a log that may still grow, or nil to read the log to its end
+// once more if it will not.
+func (f *Follower) atLiveEnd(torn bool) error {
+	done, err := f.logFinished()
+	switch {
+	case err != nil:
+		return err
+	case done:
+		// The writer may have appended records between the read
+		// that stopped and leaving the log.
+		f.finished = true
+		return nil
+	case torn:
+		return ErrTorn
+	}
+	return ErrNoMore
 }
 
 // Close closes the log file. Next fails after it. Close is idempotent.
@@ -200,7 +211,12 @@ func (f *Follower) Close() error {
 	return nil
 }
 
-func (f *Follower) path(gen uint64) string { return filepath.Join(f.dir, LogName(gen)) }
+// setLogs sets f.logs for f.pos.Generation.
+func (f *Follower) setLogs() {
+	for i := range f.logs {
+		f.logs[i] = filepath.Join(f.dir, LogName(f.pos.Generation+uint64(i)))
+	}
+}
 
 func (f *Follower) fail(err error) error {
 	f.err = err
@@ -234,29 +250,35 @@ func (f *Follower) checkPosition() error {
 	case err == io.EOF:
 		why = "the log ends before it"
 	case err != nil:
-		return fmt.Errorf("wal: follow %s: %w", f.path(f.pos.Generation), err)
+		return fmt.Errorf("wal: follow %s: %w", f.logs[0], err)
 	case b[0] != '\n':
 		why = fmt.Sprintf("the byte before it is %q, not the end of a record", b[0])
 	default:
 		return nil
 	}
-	return f.fail(fmt.Errorf("%w: %v in %s: %s", ErrPositionLost, f.pos, f.path(f.pos.Generation), why))
+	return f.fail(fmt.Errorf("%w: %v in %s: %s", ErrPositionLost, f.pos, f.logs[0], why))
 }
 
 // logFinished reports whether the log of f.pos.Generation will not grow any
-// more: a newer log exists (the writer creates it after its last write to
-// this one) or this one was removed (compaction removes only logs the writer
-// has left; the open file still reads).
+// more: the writer created a newer log, which it does after its last write
+// to this one, or compaction removed this one, which it does only to logs
+// the writer has left (the open file still reads). Compaction removes logs
+// oldest first, so a removed next log means that this one is gone too; the
+// log after next is looked for as well, in case the next one was removed
+// out of order.
 func (f *Follower) logFinished() (bool, error) {
-	if ok, err := f.exists(f.pos.Generation + 1); ok || err != nil {
+	if ok, err := exists(f.logs[1]); ok || err != nil {
 		return ok, err
 	}
-	ok, err := f.exists(f.pos.Generation)
+	if ok, err := exists(f.logs[2]); ok || err != nil {
+		return ok, err
+	}
+	ok, err := exists(f.logs[0])
 	return !ok, err
 }
 
-func (f *Follower) exists(gen uint64) (bool, error) {
-	_, err := os.Stat(f.path(gen))
+func exists(path string) (bool, error) {
+	_, err := os.Stat(path)
 	switch {
 	case err == nil:
 		return true, nil
@@ -275,30 +297,30 @@ func (f *Follower) checkEnd() error {
 		n, err := f.file.ReadAt(buf, off)
 		if i := n - len(bytes.TrimLeft(buf[:n], "\x00")); i < n {
 			return f.fail(&CorruptError{Offset: f.pos.Offset,
-				Reason: fmt.Sprintf("data at offset %d after zero bytes, at the end of a log that has a newer generation after it", off+int64(i))})
+				Reason: fmt.Sprintf("data at offset %d after zero bytes, at the end of a log the writer has left", off+int64(i))})
 		}
 		off += int64(n)
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("wal: follow %s: %w", f.path(f.pos.Generation), err)
+			return fmt.Errorf("wal: follow %s: %w", f.logs[0], err)
 		}
 	}
 }
 
 // advance moves on to the start of the next generation's log.
 func (f *Follower) advance() error {
-	next := f.pos.Generation + 1
-	file, err := os.Open(f.path(next))
+	file, err := os.Open(f.logs[1])
 	if errors.Is(err, fs.ErrNotExist) {
-		return f.fail(fmt.Errorf("%w: %s, after %v", ErrGenerationGone, f.path(next), f.pos))
+		return f.fail(fmt.Errorf("%w: %s, after %v", ErrGenerationGone, f.logs[1], f.pos))
 	}
 	if err != nil {
 		return fmt.Errorf("wal: follow: %w", err)
 	}
 	f.file.Close() // read only: nothing to lose
-	f.file, f.pos, f.finished, f.suspect = file, Position{Generation: next}, false, -1
+	f.file, f.pos, f.finished, f.suspect = file, Position{Generation: f.pos.Generation + 1}, false, -1
+	f.setLogs()
 	return nil
 }
 

@@ -109,7 +109,8 @@ func List(dir string) ([]Segment, error) {
 	return segs, nil
 }
 
-// Writer appends to a log file. It is not safe for concurrent use.
+// Writer appends to a log file, through the FS of OpenWriterWith (the
+// operating system's for OpenWriter). It is not safe for concurrent use.
 //
 // After a failed Write or Sync the state of the file is unknown (a failed
 // fsync may have dropped written pages), so the Writer returns that error

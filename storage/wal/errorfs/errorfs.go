@@ -64,6 +64,12 @@ type Fault struct {
 	// Torn makes a failing write write the first half of its bytes before
 	// it returns the error: a write cut short.
 	Torn bool
+	// Lose makes a failing sync lose what was written (WriteAt) to the
+	// file since its last successful sync: those bytes read back as NUL,
+	// as the page cache's dropped pages would after a crash. Without it a
+	// failed sync loses nothing, which cannot tell a writer that ignores
+	// the failure from one that does not.
+	Lose bool
 	// Err is the error the operation returns (in an *fs.PathError). Nil
 	// means ErrInjected.
 	Err error
@@ -121,7 +127,7 @@ func (e *FS) Count(op Op) int {
 
 // check counts an operation on path (and path2, for Rename) and returns the
 // error of the first fault that picks it, if any, and whether that fault
-// tears writes.
+// tears writes (or, for a sync, loses them).
 func (e *FS) check(op Op, path, path2 string) (bool, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -135,7 +141,7 @@ func (e *FS) check(op Op, path, path2 string) (bool, error) {
 		i := f.seen
 		f.seen++
 		if err == nil && (i == f.Index || f.Repeat && i > f.Index) {
-			err, torn = f.Err, f.Torn
+			err, torn = f.Err, f.Torn || op == OpSync && f.Lose
 			if err == nil {
 				err = ErrInjected
 			}
@@ -180,6 +186,22 @@ type file struct {
 	fs   *FS
 	name string
 	f    wal.File
+
+	mu       sync.Mutex
+	unsynced [][2]int64 // guarded by mu: (offset, length) written by WriteAt since the last sync
+}
+
+// synced ends a sync: forgets the unsynced writes, after overwriting them
+// with NUL if the sync failed and loses them.
+func (f *file) synced(lose bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if lose {
+		for _, w := range f.unsynced {
+			f.f.WriteAt(make([]byte, w[1]), w[0])
+		}
+	}
+	f.unsynced = f.unsynced[:0]
 }
 
 func (f *file) Write(p []byte) (int, error) {
@@ -201,21 +223,35 @@ func (f *file) WriteAt(p []byte, off int64) (int, error) {
 		}
 		return n, err
 	}
-	return f.f.WriteAt(p, off)
+	n, err := f.f.WriteAt(p, off)
+	f.mu.Lock()
+	f.unsynced = append(f.unsynced, [2]int64{off, int64(n)})
+	f.mu.Unlock()
+	return n, err
 }
 
 func (f *file) Sync() error {
-	if _, err := f.fs.check(OpSync, f.name, ""); err != nil {
+	if lose, err := f.fs.check(OpSync, f.name, ""); err != nil {
+		f.synced(lose)
 		return err
 	}
-	return f.f.Sync()
+	err := f.f.Sync()
+	if err == nil {
+		f.synced(false)
+	}
+	return err
 }
 
 func (f *file) Datasync() error {
-	if _, err := f.fs.check(OpSync, f.name, ""); err != nil {
+	if lose, err := f.fs.check(OpSync, f.name, ""); err != nil {
+		f.synced(lose)
 		return err
 	}
-	return f.f.Datasync()
+	err := f.f.Datasync()
+	if err == nil {
+		f.synced(false)
+	}
+	return err
 }
 
 func (f *file) Truncate(size int64) error {
