@@ -135,7 +135,7 @@ func (s *stager) stagePurge(m *Mutation) (bool, error) {
 // point pos (unless nil: while a snapshot is replayed) as one goleveldb
 // batch. A key written several times in the batch is written once, as it
 // ends up: a hot key costs one goleveldb write per fsync, not one per SET.
-func (s *stager) finish(e *Engine, pos *position) error {
+func (s *stager) finish(e *Engine, pos *wal.Position) error {
 	for b, x := range s.xor {
 		e.digest[b] ^= x
 	}
@@ -173,7 +173,7 @@ const (
 
 // absorb records a committed batch (what st staged, the WAL at pos) as
 // unflushed, and flushes if the unflushed set is full.
-func (e *Engine) absorb(st *stager, pos position) error {
+func (e *Engine) absorb(st *stager, pos wal.Position) error {
 	for b, x := range st.xor {
 		e.digest[b] ^= x
 		e.unflushedBuckets[b] = struct{}{}
@@ -216,7 +216,7 @@ func (e *Engine) flush() error {
 // writeState writes entries (nil or absent: the key is gone), the digest
 // buckets named and the engine's metadata, with the applied point pos
 // unless nil, to goleveldb as one batch, built in b.
-func (e *Engine) writeState(b *leveldb.Batch, entries map[string]*Entry, buckets iter.Seq[int], pos *position) error {
+func (e *Engine) writeState(b *leveldb.Batch, entries map[string]*Entry, buckets iter.Seq[int], pos *wal.Position) error {
 	var keyBuf, valueBuf []byte
 	for k, ent := range entries {
 		keyBuf = dataKey(keyBuf[:0], []byte(k))
@@ -231,7 +231,7 @@ func (e *Engine) writeState(b *leveldb.Batch, entries map[string]*Entry, buckets
 		b.Put(digestKey(bucket), u64(e.digest[bucket]))
 	}
 	if pos != nil {
-		b.Put(metaApplied, pos.encode())
+		b.Put(metaApplied, encodePosition(*pos))
 	}
 	b.Put(metaCount, u64(uint64(e.live)))
 	b.Put(metaClock, u64(e.maxTime))
@@ -404,7 +404,7 @@ func (e *Engine) commitBatch(st *stager, batch []*op, walBuf []byte) ([]byte, er
 		}
 	}
 	changed := len(walBuf) > 0 || len(st.xor) > 0 || len(st.pending) > 0
-	pos := position{e.gen, e.wal.Size()}
+	pos := wal.Position{Generation: e.gen, Offset: e.wal.Size()}
 	switch {
 	case e.cache == nil && changed:
 		return walBuf, st.finish(e, &pos)

@@ -47,13 +47,13 @@ func (e *Engine) rotate() error {
 		return refuse(fmt.Errorf("storage: start WAL generation %d: %w", next, err))
 	}
 	w.Prealloc = walPrealloc
-	if err := e.db.Put(metaApplied, position{next, 0}.encode(), nil); err != nil {
+	if err := e.db.Put(metaApplied, encodePosition(wal.Position{Generation: next, Offset: 0}), nil); err != nil {
 		w.Close()
 		return refuse(fmt.Errorf("storage: write state: %w", err))
 	}
 	old := e.wal
 	e.wal, e.gen = w, next
-	e.applied, e.appliedChanged = position{next, 0}, false
+	e.applied, e.appliedChanged = wal.Position{Generation: next, Offset: 0}, false
 	if err := old.Close(); err != nil {
 		e.log.Warn("storage: close WAL", "err", err)
 	}

@@ -163,7 +163,7 @@ type Engine struct {
 	unflushed        map[string]*Entry
 	unflushedBuckets map[int]struct{}
 	unflushedBytes   int64
-	applied          position
+	applied          wal.Position
 	appliedChanged   bool
 
 	// Read by anyone.

@@ -225,7 +225,7 @@ func TestRecoveryAppliedPointInPadding(t *testing.T) {
 		t.Fatal(err)
 	}
 	gen := uint64(1)
-	if err := db.Put(metaApplied, position{gen, end + 100}.encode(), nil); err != nil {
+	if err := db.Put(metaApplied, encodePosition(wal.Position{Generation: gen, Offset: end + 100}), nil); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()

@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 
 	"planet/internal/hlc"
+	"planet/storage/wal"
 )
 
 // The goleveldb key space. Data keys are spread over 65,536 layout buckets by
@@ -26,7 +27,7 @@ const (
 )
 
 var (
-	metaApplied = []byte("m/applied") // gen(8) offset(8): WAL position applied to the state
+	metaApplied = []byte("m/applied") // gen(8) offset(8): WAL position (wal.Position) applied to the state
 	metaCount   = []byte("m/count")   // live keys (8)
 	metaClock   = []byte("m/clock")   // highest version time applied (8)
 	metaDigest  = []byte("m/digest/") // + bucket(2) -> hash (8)
@@ -140,21 +141,18 @@ func entryHash(key []byte, v hlc.Version) uint64 {
 	return h ^ h>>29
 }
 
-type position struct {
-	gen    uint64
-	offset int64
+// encodePosition is the state database's form of a WAL position: the
+// generation and the offset, 8 bytes each, big-endian.
+func encodePosition(p wal.Position) []byte {
+	b := binary.BigEndian.AppendUint64(nil, p.Generation)
+	return binary.BigEndian.AppendUint64(b, uint64(p.Offset))
 }
 
-func (p position) encode() []byte {
-	b := binary.BigEndian.AppendUint64(nil, p.gen)
-	return binary.BigEndian.AppendUint64(b, uint64(p.offset))
-}
-
-func decodePosition(b []byte) (position, bool) {
+func decodePosition(b []byte) (wal.Position, bool) {
 	if len(b) != 16 {
-		return position{}, false
+		return wal.Position{}, false
 	}
-	return position{binary.BigEndian.Uint64(b), int64(binary.BigEndian.Uint64(b[8:]))}, true
+	return wal.Position{Generation: binary.BigEndian.Uint64(b), Offset: int64(binary.BigEndian.Uint64(b[8:]))}, true
 }
 
 func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }

@@ -50,25 +50,25 @@ func (e *Engine) recover() error {
 	if !applied && len(segs) > 0 {
 		// A new or rebuilt state database: start from the newest snapshot.
 		e.log.Warn("storage: no applied point in the state database; rebuilding it from the WAL")
-		from = position{gen: 1}
+		from = wal.Position{Generation: 1}
 		if snapshot != nil {
 			if _, err := r.replay(*snapshot, 0, false); err != nil {
 				return err
 			}
-			from = position{gen: snapshot.Gen}
+			from = wal.Position{Generation: snapshot.Gen}
 		} else if len(logs) > 0 {
-			from = position{gen: logs[0].Gen}
+			from = wal.Position{Generation: logs[0].Gen}
 		}
 	}
-	e.gen = max(from.gen, 1)
+	e.gen = max(from.Generation, 1)
 	end := int64(0) // where the records of the log of e.gen end
 	for _, s := range logs {
-		if s.Gen < from.gen {
+		if s.Gen < from.Generation {
 			continue
 		}
 		offset := int64(0)
-		if s.Gen == from.gen {
-			offset = from.offset
+		if s.Gen == from.Generation {
+			offset = from.Offset
 		}
 		if ok, err := recordEnd(s, offset); err != nil {
 			return err
@@ -88,8 +88,8 @@ func (e *Engine) recover() error {
 		}
 		e.gen = s.Gen
 	}
-	if len(logs) > 0 && from.gen > logs[len(logs)-1].Gen {
-		e.log.Warn("storage: applied point is past every WAL generation", "generation", from.gen)
+	if len(logs) > 0 && from.Generation > logs[len(logs)-1].Gen {
+		e.log.Warn("storage: applied point is past every WAL generation", "generation", from.Generation)
 	}
 	w, err := wal.OpenWriterWith(filepath.Join(e.cfg.Dir, wal.LogName(e.gen)), end, wal.Options{FS: e.cfg.FS})
 	if err != nil {
@@ -97,8 +97,8 @@ func (e *Engine) recover() error {
 	}
 	w.Prealloc = walPrealloc
 	e.wal = w
-	e.applied = position{e.gen, w.Size()}
-	if err := r.flush(position{e.gen, w.Size()}); err != nil {
+	e.applied = wal.Position{Generation: e.gen, Offset: w.Size()}
+	if err := r.flush(wal.Position{Generation: e.gen, Offset: w.Size()}); err != nil {
 		return err
 	}
 	e.log.Info("storage: recovered", "generation", e.gen, "wal_bytes", w.Size(), "replayed", r.records,
@@ -152,17 +152,17 @@ func (e *Engine) loadMeta() error {
 	return nil
 }
 
-func (e *Engine) replayStart() (position, bool, error) {
+func (e *Engine) replayStart() (wal.Position, bool, error) {
 	b, err := e.db.Get(metaApplied, nil)
 	if errors.Is(err, leveldb.ErrNotFound) {
-		return position{}, false, nil
+		return wal.Position{}, false, nil
 	}
 	if err != nil {
-		return position{}, false, fmt.Errorf("storage: read state: %w", err)
+		return wal.Position{}, false, fmt.Errorf("storage: read state: %w", err)
 	}
 	p, ok := decodePosition(b)
 	if !ok {
-		return position{}, false, errors.New("storage: state database: malformed applied point")
+		return wal.Position{}, false, errors.New("storage: state database: malformed applied point")
 	}
 	return p, true, nil
 }
@@ -236,9 +236,9 @@ func (r *replayer) replay(s wal.Segment, offset int64, isLog bool) (int64, error
 		r.n++
 		r.records++
 		if r.n >= replayBatch {
-			pos := position{s.Gen, rd.Offset()}
+			pos := wal.Position{Generation: s.Gen, Offset: rd.Offset()}
 			if !isLog {
-				pos = position{}
+				pos = wal.Position{}
 			}
 			if err := r.flush(pos); err != nil {
 				return 0, err
@@ -251,7 +251,7 @@ func (r *replayer) replay(s wal.Segment, offset int64, isLog bool) (int64, error
 	if err := r.checkPadding(s, f, rd.Offset()); err != nil {
 		return 0, err
 	}
-	return rd.Offset(), r.flush(position{s.Gen, rd.Offset()})
+	return rd.Offset(), r.flush(wal.Position{Generation: s.Gen, Offset: rd.Offset()})
 }
 
 // checkPadding warns if the log s has anything but padding after its
@@ -282,7 +282,7 @@ func (r *replayer) checkPadding(s wal.Segment, f *os.File, end int64) error {
 func (r *replayer) cut(s wal.Segment, offset int64, cause error) error {
 	r.e.log.Warn("storage: WAL tail is torn or corrupt; cutting it at the last good record",
 		"path", s.Path, "offset", offset, "dropped_bytes", s.Size-offset, "err", cause)
-	if err := r.flush(position{s.Gen, offset}); err != nil {
+	if err := r.flush(wal.Position{Generation: s.Gen, Offset: offset}); err != nil {
 		return err
 	}
 	if err := wal.Truncate(s.Path, offset); err != nil {
@@ -293,10 +293,10 @@ func (r *replayer) cut(s wal.Segment, offset int64, cause error) error {
 
 // flush writes the staged records with the applied point pos (zero while
 // replaying a snapshot: the point is set by the first log).
-func (r *replayer) flush(pos position) error {
+func (r *replayer) flush(pos wal.Position) error {
 	st := r.st
-	var applied *position // none while replaying a snapshot
-	if pos != (position{}) {
+	var applied *wal.Position // none while replaying a snapshot
+	if pos != (wal.Position{}) {
 		applied = &pos
 	}
 	if err := st.finish(r.e, applied); err != nil {
