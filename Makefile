@@ -37,19 +37,9 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./discovery/
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./storage/... ./internal/resp/ ./internal/peer/
 
-# Coverage-guided fuzzing of every parser, FUZZTIME each.
+# Coverage-guided fuzzing of every fuzz target (every parser), FUZZTIME each.
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRegistration$$' -fuzztime $(FUZZTIME) ./discovery/api/
-	$(GO) test -run '^$$' -fuzz '^FuzzValidateName$$' -fuzztime $(FUZZTIME) ./discovery/api/
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMessage$$' -fuzztime $(FUZZTIME) ./discovery/
-	$(GO) test -run '^$$' -fuzz '^FuzzAPI$$' -fuzztime $(FUZZTIME) ./discovery/
-	$(GO) test -run '^$$' -fuzz '^FuzzAppendInstances$$' -fuzztime $(FUZZTIME) ./discovery/
-	$(GO) test -run '^$$' -fuzz '^FuzzParsePeers$$' -fuzztime $(FUZZTIME) ./internal/config/
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRecord$$' -fuzztime $(FUZZTIME) ./storage/wal/
-	$(GO) test -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME) ./storage/wal/
-	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) ./storage/wal/
-	$(GO) test -run '^$$' -fuzz '^FuzzParseVersion$$' -fuzztime $(FUZZTIME) ./internal/hlc/
-	$(GO) test -run '^$$' -fuzz '^FuzzParser$$' -fuzztime $(FUZZTIME) ./internal/resp/
+	FUZZTIME=$(FUZZTIME) GO=$(GO) bash scripts/fuzz.sh
 
 clean:
 	rm -rf bin
