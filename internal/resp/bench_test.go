@@ -3,10 +3,12 @@ package resp
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"strings"
 	"testing"
+	"time"
 )
 
 // repeatReader returns data over and over.
@@ -118,4 +120,69 @@ func BenchmarkServerGetPipelined16(b *testing.B) {
 
 func BenchmarkServerGet(b *testing.B) {
 	benchmarkServer(b, frame("GET", "k"), "$-1\r\n", 1)
+}
+
+// benchMux is a Mux with the housekeeping commands and GET, SET and DEL
+// that reply a constant.
+func benchMux(b *testing.B, cfg MuxConfig) *Mux {
+	m, err := NewMux(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	reply := AppendOK(nil)
+	run := func(context.Context, *Conn, [][]byte) []byte { return reply }
+	for _, name := range []string{"GET", "SET", "DEL", "MGET", "EXISTS", "REPL.PUT", "REPL.MPUT", "VVER", "MVVER", "VGET"} {
+		m.Register(Command{Name: name, Arity: -2, Class: Read, Run: run})
+	}
+	return m
+}
+
+// BenchmarkMuxLookup: finding a command by a name in mixed case, as the
+// server does per command (Class, then Async), allocates nothing.
+func BenchmarkMuxLookup(b *testing.B) {
+	m := benchMux(b, MuxConfig{})
+	args := [][]byte{[]byte("Repl.MPut"), []byte("key"), []byte("value"), []byte("1.0.n")}
+	b.ReportAllocs()
+	for b.Loop() {
+		if m.Class(args) != Read || m.Async(args) {
+			b.Fatal("wrong command")
+		}
+	}
+}
+
+// BenchmarkMuxExec: lookup, arity check, run and counters of a command,
+// without and with MuxConfig.Timing.
+func BenchmarkMuxExec(b *testing.B) {
+	for _, timing := range []bool{false, true} {
+		b.Run(fmt.Sprint("timing=", timing), func(b *testing.B) {
+			m := benchMux(b, MuxConfig{Timing: timing})
+			c := &Conn{created: time.Now()}
+			ctx := context.Background()
+			args := [][]byte{[]byte("get"), []byte("key:000000000042")}
+			b.ReportAllocs()
+			for b.Loop() {
+				if r := m.Exec(ctx, c, args); r[0] != '+' {
+					b.Fatalf("reply %q", r)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkMuxServer: a Mux command through a real connection.
+func BenchmarkMuxServer(b *testing.B) {
+	ts := startServer(b, benchMux(b, MuxConfig{}), Config{})
+	nc := dial(b, ts.addr())
+	nc.SetDeadline(time.Time{})
+	r := bufio.NewReader(nc)
+	req := []byte(frame("GET", "key:000000000042"))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := nc.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := r.ReadSlice('\n'); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

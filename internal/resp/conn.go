@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -21,8 +22,19 @@ const (
 type Conn struct {
 	srv        *Server
 	nc         net.Conn
+	id         uint64    // CLIENT ID: 1, 2, ... in the order of accept
+	created    time.Time // accepted at
 	closeAfter atomic.Bool
 	reading    atomic.Bool // the reader waits for input
+
+	// What a Mux records of the commands it runs, for CLIENT LIST.
+	lastCmd   atomic.Pointer[string] // full name of the latest command
+	lastCmdAt atomic.Int64           // when it started, in ns after created
+
+	attrMu  sync.Mutex
+	name    string // guarded by attrMu; CLIENT SETNAME
+	libName string // guarded by attrMu; CLIENT SETINFO LIB-NAME
+	libVer  string // guarded by attrMu; CLIENT SETINFO LIB-VER
 
 	// Owned by the reader goroutine.
 	r             *bufio.Reader
@@ -38,6 +50,18 @@ type Conn struct {
 // RemoteAddr returns the client's address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
+// ID returns the connection's id, unique within its Server (as Redis's
+// CLIENT ID): 1 for the first connection accepted, then 2, ...
+func (c *Conn) ID() uint64 { return c.id }
+
+// Name returns the name the client gave the connection with CLIENT
+// SETNAME (or HELLO ... SETNAME); "" if none.
+func (c *Conn) Name() string {
+	c.attrMu.Lock()
+	defer c.attrMu.Unlock()
+	return c.name
+}
+
 // CloseAfterReply closes the connection once the reply of the calling
 // command is written (for QUIT). The connection reads no further command;
 // commands it already read but had not finished when the call was made
@@ -45,8 +69,8 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 // still answered before the close.
 func (c *Conn) CloseAfterReply() { c.closeAfter.Store(true) }
 
-func newConn(s *Server, nc net.Conn) *Conn {
-	c := &Conn{srv: s, nc: nc}
+func newConn(s *Server, nc net.Conn, id uint64) *Conn {
+	c := &Conn{srv: s, nc: nc, id: id, created: time.Now()}
 	c.r = bufio.NewReaderSize(flushingReader{c}, readBufferSize)
 	c.parser.reset(c.r, s.cfg)
 	c.w = bufio.NewWriterSize(nc, writeBufferSize)

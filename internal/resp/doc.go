@@ -1,7 +1,8 @@
 // Package resp is the RESP2 server shared by Planet's storage and cache
 // services: any Redis client (redis-cli, redis-benchmark, go-redis) talks to
-// it. The package knows the protocol, not the commands: a Handler classifies
-// and executes them.
+// it. The server knows the protocol, not the commands: a Handler classifies
+// and executes them. A Mux is the Handler that services use: a command
+// table with Redis's housekeeping commands.
 //
 // # Requests
 //
@@ -51,5 +52,31 @@
 //
 // A client that disconnects cancels nothing: running commands complete and
 // their replies are discarded. Server.Run's context is the one every Exec
-// gets; it is cancelled at shutdown, and Run waits for every Exec to return.
+// gets; it is cancelled at shutdown (Run's context ends or Close is
+// called), and Run and Close wait for every Exec to return.
+//
+// # Mux
+//
+// A Mux maps command names to Commands: name (any case), arity in Redis's
+// convention (3: exactly three arguments, the name included; -2: at least
+// two), Flags for COMMAND (FlagInternal marks platform-only commands such as
+// REPL.PUT), Class, and Run or, for commands that wait without holding a
+// goroutine, Async. A Command with Subcommands is a container, as Redis's
+// CONFIG: args[1] picks the subcommand ("config|get"), and a HELP
+// subcommand is generated. The Mux looks a name up without allocating,
+// answers unknown commands and subcommands and wrong argument counts with
+// Redis's exact errors, and counts every command's calls (ok, failed,
+// rejected, and with MuxConfig.Timing microseconds) for a service's
+// metrics (Mux.Stats) and INFO commandstats.
+//
+// NewMux registers the housekeeping commands, whose replies are those of
+// redis-server 7 (RESP2, one database): PING, ECHO, QUIT, SELECT, HELLO,
+// CLIENT (ID, INFO, LIST, SETNAME, GETNAME, SETINFO), CONFIG (GET, SET)
+// over the Settings the service declares, COMMAND (COUNT, LIST, INFO,
+// DOCS) from the table itself, and INFO with the server, clients and
+// commandstats sections plus the service's own (MuxConfig.Info). The
+// service then registers its commands (Register also replaces a
+// housekeeping command) before the Server starts; the table is fixed from
+// the first command on. HELLO 3 gets "-NOPROTO unsupported protocol
+// version": clients fall back to RESP2.
 package resp

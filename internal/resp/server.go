@@ -1,11 +1,13 @@
 package resp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +15,9 @@ import (
 
 // ErrServerStarted is returned by a second call of Server.Run.
 var ErrServerStarted = errors.New("resp: server already started")
+
+// ErrServerClosed is returned by Run called after Close.
+var ErrServerClosed = errors.New("resp: server closed")
 
 // Server is a RESP2 server.
 type Server struct {
@@ -24,15 +29,19 @@ type Server struct {
 	ctx     context.Context // Run's, set before the first connection
 	wg      sync.WaitGroup  // every goroutine Run started, directly or not
 	open    atomic.Int64    // connections open
+	lastID  atomic.Uint64   // the ID of the newest connection
+	runDone chan struct{}   // closed when Run returns, if it was called
 
-	mu       sync.Mutex
-	conns    map[*Conn]struct{} // guarded by mu
-	shutdown bool               // guarded by mu; no new connection is served
+	mu        sync.Mutex
+	conns     map[*Conn]struct{} // guarded by mu
+	shutdown  bool               // guarded by mu; no new connection is served
+	closed    bool               // guarded by mu; Close was called
+	cancelRun func()             // guarded by mu; ends Run, once it runs
 }
 
 // Listen binds cfg.Addr, so that callers learn errors and the port before
-// calling Run. If Run is never called, call it with a cancelled context to
-// release the listener.
+// calling Run. If Run is never called, call Close (or Run with a cancelled
+// context) to release the listener.
 func Listen(cfg Config, h Handler) (*Server, error) {
 	if h == nil {
 		return nil, errors.New("resp: nil Handler")
@@ -50,6 +59,7 @@ func Listen(cfg Config, h Handler) (*Server, error) {
 		handler: h,
 		log:     cfg.Logger,
 		ln:      ln,
+		runDone: make(chan struct{}),
 		conns:   make(map[*Conn]struct{}),
 	}, nil
 }
@@ -60,16 +70,25 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 // Connections returns the number of connections open.
 func (s *Server) Connections() int { return int(s.open.Load()) }
 
-// Run serves until ctx ends, then closes the listener and every
-// connection, and returns nil once every goroutine it started has returned,
-// running Exec calls included (their context is ctx).
+// Run serves until ctx ends or Close is called, then closes the listener
+// and every connection, and returns nil once every goroutine it started
+// has returned, running Exec calls included (their context is ctx, also
+// cancelled by Close). It returns ErrServerStarted if Run was called
+// before, and ErrServerClosed if Close was.
 func (s *Server) Run(ctx context.Context) error {
 	if !s.started.CompareAndSwap(false, true) {
 		return ErrServerStarted
 	}
+	defer close(s.runDone)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s.ctx = ctx
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.ctx, s.cancelRun = ctx, cancel
+	s.mu.Unlock()
 	stop := context.AfterFunc(ctx, func() { s.ln.Close() })
 	defer stop()
 
@@ -79,6 +98,30 @@ func (s *Server) Run(ctx context.Context) error {
 	s.closeConnections()
 	s.wg.Wait()
 	return err
+}
+
+// Close stops the server: it stops accepting, closes every connection,
+// cancels the context of running commands and waits until they and every
+// goroutine of the server have returned, as when Run's context ends. It
+// releases the listener also if Run was never called. Close is idempotent;
+// every call waits. It must not be called from a command (Exec would wait
+// for itself). It always returns nil.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	first := !s.closed
+	s.closed = true
+	cancel := s.cancelRun
+	s.mu.Unlock()
+	if first {
+		if cancel != nil {
+			cancel() // first: accept then sees a shutdown, not a failure
+		}
+		s.ln.Close()
+	}
+	if s.started.Load() {
+		<-s.runDone
+	}
+	return nil
 }
 
 // accept serves connections until ctx ends. It retries failed accepts
@@ -111,7 +154,7 @@ func (s *Server) accept(ctx context.Context) error {
 }
 
 func (s *Server) serve(nc net.Conn) {
-	c := newConn(s, nc)
+	c := newConn(s, nc, s.lastID.Add(1))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.shutdown {
@@ -138,4 +181,16 @@ func (s *Server) closeConnections() {
 	for c := range s.conns {
 		c.nc.Close()
 	}
+}
+
+// connections returns the open connections, by ID.
+func (s *Server) connections() []*Conn {
+	s.mu.Lock()
+	out := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		out = append(out, c)
+	}
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b *Conn) int { return cmp.Compare(a.id, b.id) })
+	return out
 }
