@@ -1,12 +1,10 @@
 package storage
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"planet/internal/resp"
 	"planet/storage/engine"
@@ -21,14 +19,15 @@ func (s *Server) cmdScan(_ context.Context, _ *resp.Conn, args [][]byte) []byte 
 		return resp.AppendError(nil, "ERR invalid cursor")
 	}
 	count := 10
-	var match []byte
+	var match func([]byte) bool
 	for i := 2; i < len(args); i += 2 {
 		if i+1 >= len(args) {
 			return resp.AppendError(nil, "ERR syntax error")
 		}
 		switch strings.ToUpper(string(args[i])) {
 		case "MATCH":
-			match = args[i+1]
+			pattern := args[i+1]
+			match = func(key []byte) bool { return resp.GlobMatch(pattern, key) }
 		case "COUNT":
 			n, err := strconv.Atoi(string(args[i+1]))
 			if err != nil || n < 1 {
@@ -75,89 +74,44 @@ func (s *Server) cmdPeers(context.Context, *resp.Conn, [][]byte) []byte {
 	return b
 }
 
-func (s *Server) cmdPing(_ context.Context, _ *resp.Conn, args [][]byte) []byte {
-	switch len(args) {
-	case 1:
-		return resp.AppendSimple(nil, "PONG")
-	case 2:
-		return resp.AppendBulk(nil, args[1])
+// settings are what CONFIG GET reports: the replica's quorum and
+// durability settings, read-only (they are set at start).
+func (s *Server) settings() []resp.Setting {
+	get := func(v any) func() string { return func() string { return fmt.Sprint(v) } }
+	return []resp.Setting{
+		{Name: "quorum-w", Get: get(s.cfg.W)},
+		{Name: "quorum-r", Get: get(s.cfg.R)},
+		{Name: "consistency", Get: get(s.cfg.Consistency)},
+		{Name: "durability", Get: get(s.cfg.Engine.Durability)},
+		{Name: "max-value", Get: get(s.cfg.MaxValue)},
+		{Name: "quorum-timeout", Get: get(s.cfg.QuorumTimeout)},
 	}
-	return resp.ErrWrongArity(args[0])
 }
 
-func (s *Server) cmdEcho(_ context.Context, _ *resp.Conn, args [][]byte) []byte {
-	return resp.AppendBulk(nil, args[1])
-}
-
-func (s *Server) cmdQuit(_ context.Context, c *resp.Conn, _ [][]byte) []byte {
-	c.CloseAfterReply()
-	return resp.AppendOK(nil)
-}
-
-func (s *Server) cmdSelect(_ context.Context, _ *resp.Conn, args [][]byte) []byte {
-	if string(args[1]) != "0" {
-		return resp.AppendError(nil, "ERR DB index is out of range")
+// infoSections are Planet's own INFO sections and fields.
+func (s *Server) infoSections() []resp.InfoSection {
+	return []resp.InfoSection{
+		{Name: "server", Fields: func(add func(string, any)) {
+			add("region", s.cfg.Region)
+			add("node", s.clock.Node())
+		}},
+		{Name: "replication", Fields: func(add func(string, any)) {
+			add("peers", len(s.peers.addrs()))
+			add("quorum_w", s.cfg.W)
+			add("quorum_r", s.cfg.R)
+			add("consistency", s.cfg.Consistency)
+			add("hints_pending", s.hints.pending())
+		}},
+		{Name: "persistence", Fields: func(add func(string, any)) {
+			st := s.eng.Stats()
+			add("durability", s.cfg.Engine.Durability)
+			add("wal_generation", st.Generation)
+			add("wal_bytes", st.WALBytes)
+			add("compacting", boolInt(st.Compacting))
+			add("tombstones_purged", st.Purged)
+		}},
+		{Name: "keyspace", Fields: func(add func(string, any)) {
+			add("db0", fmt.Sprintf("keys=%d,expires=0,avg_ttl=0", s.eng.Stats().Keys))
+		}},
 	}
-	return resp.AppendOK(nil)
-}
-
-// cmdConfig: CONFIG GET answers an empty list (tools such as
-// redis-benchmark ask for settings Planet does not have).
-func (s *Server) cmdConfig(_ context.Context, _ *resp.Conn, args [][]byte) []byte {
-	if strings.EqualFold(string(args[1]), "GET") {
-		return resp.AppendArray(nil, 0)
-	}
-	return resp.AppendError(nil, "ERR CONFIG "+strings.ToUpper(string(args[1]))+" is not supported")
-}
-
-func (s *Server) cmdCommand(context.Context, *resp.Conn, [][]byte) []byte {
-	return resp.AppendArray(nil, 0)
-}
-
-// cmdClient accepts CLIENT SETNAME and SETINFO, which client libraries send
-// when they connect.
-func (s *Server) cmdClient(_ context.Context, _ *resp.Conn, args [][]byte) []byte {
-	switch strings.ToUpper(string(args[1])) {
-	case "SETNAME", "SETINFO":
-		return resp.AppendOK(nil)
-	}
-	return resp.AppendError(nil, "ERR CLIENT "+strings.ToUpper(string(args[1]))+" is not supported")
-}
-
-// cmdHello: Planet speaks RESP2 only; clients fall back to it.
-func (s *Server) cmdHello(_ context.Context, _ *resp.Conn, args [][]byte) []byte {
-	if len(args) == 1 || string(args[1]) == "2" {
-		return resp.AppendError(nil, "ERR HELLO is not supported; this server speaks RESP2")
-	}
-	return resp.AppendError(nil, "NOPROTO unsupported protocol version")
-}
-
-func (s *Server) cmdInfo(_ context.Context, _ *resp.Conn, args [][]byte) []byte {
-	section := ""
-	if len(args) > 1 {
-		section = strings.ToLower(string(args[1]))
-	}
-	st := s.eng.Stats()
-	var b bytes.Buffer
-	add := func(name string, kv ...any) {
-		if section != "" && section != "all" && section != "everything" && section != name {
-			return
-		}
-		if b.Len() > 0 {
-			b.WriteString("\r\n")
-		}
-		fmt.Fprintf(&b, "# %s\r\n", strings.ToUpper(name[:1])+name[1:])
-		for i := 0; i+1 < len(kv); i += 2 {
-			fmt.Fprintf(&b, "%s:%v\r\n", kv[i], kv[i+1])
-		}
-	}
-	add("server", "planet_service", "storage", "region", s.cfg.Region, "node", s.clock.Node(),
-		"tcp_port", s.cfg.Port, "uptime_in_seconds", int(s.cfg.Now().Sub(s.started)/time.Second))
-	add("clients", "connected_clients", s.resp.Connections())
-	add("replication", "peers", len(s.peers.addrs()), "quorum_w", s.cfg.W, "quorum_r", s.cfg.R,
-		"hints_pending", s.hints.pending())
-	add("persistence", "durability", s.cfg.Engine.Durability, "wal_generation", st.Generation,
-		"wal_bytes", st.WALBytes, "compacting", boolInt(st.Compacting), "tombstones_purged", st.Purged)
-	add("keyspace", "db0", fmt.Sprintf("keys=%d,expires=0,avg_ttl=0", st.Keys))
-	return resp.AppendBulk(nil, b.Bytes())
 }

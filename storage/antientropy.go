@@ -9,6 +9,7 @@ import (
 
 	"planet/internal/hlc"
 	"planet/internal/peer"
+	"planet/internal/repl"
 	"planet/storage/engine"
 )
 
@@ -46,18 +47,19 @@ func (s *Server) antiEntropy(ctx context.Context) error {
 func (s *Server) syncWith(ctx context.Context, p *peer.Client) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	reply, err := p.Do(ctx, []byte("REPL.DIGEST"))
+	reply, err := p.Do(ctx, repl.AppendDigest(nil)...)
 	if err != nil {
 		return err
 	}
 	if reply.Kind != peer.KindBulk {
 		return errors.New("REPL.DIGEST: want a bulk string")
 	}
-	local := s.eng.Digest()
-	diff, err := engine.DiffBuckets(&local, reply.Str)
-	if err != nil {
+	var remote [engine.NumBuckets]uint64
+	if err := repl.ParseDigestBody(remote[:], reply.Str); err != nil {
 		return err
 	}
+	local := s.eng.Digest()
+	diff := engine.DiffDigests(&local, &remote)
 	if len(diff) > maxBucketsPerRound {
 		rand.Shuffle(len(diff), func(i, j int) { diff[i], diff[j] = diff[j], diff[i] })
 		diff = diff[:maxBucketsPerRound]
@@ -71,7 +73,7 @@ func (s *Server) syncWith(ctx context.Context, p *peer.Client) error {
 }
 
 func (s *Server) syncBucket(ctx context.Context, p *peer.Client, bucket int) error {
-	reply, err := p.Do(ctx, []byte("REPL.BUCKET"), []byte(fmt.Sprint(bucket)))
+	reply, err := p.Do(ctx, repl.AppendBucket(nil, bucket)...)
 	if err != nil {
 		return err
 	}
@@ -83,28 +85,17 @@ func (s *Server) syncBucket(ctx context.Context, p *peer.Client, bucket int) err
 	if err != nil {
 		return err
 	}
-	theirs := make(map[string]hlc.Version, len(remote))
-	for _, kv := range remote {
-		theirs[string(kv.Key)] = kv.Version
+	now, grace := s.cfg.Now(), s.cfg.Engine.TombstoneGrace
+	pull, push := repl.PlanBucket(mine, remote, func(kv repl.KeyVersion) bool {
+		return engine.TombstoneExpired(kv.Version, now, grace)
+	})
+	for _, k := range pull {
+		s.pull(ctx, p, k)
 	}
-	now := s.cfg.Now()
-	grace := s.cfg.Engine.TombstoneGrace
-	for _, kv := range mine {
-		v, ok := theirs[string(kv.Key)]
-		delete(theirs, string(kv.Key))
-		switch {
-		case ok && v == kv.Version:
-		case ok && v.Newer(kv.Version):
-			s.pull(ctx, p, kv.Key)
-		case kv.Deleted && engine.TombstoneExpired(kv.Version, now, grace):
-		default:
-			if s.handOff(ctx, p, kv.Key) {
-				s.metrics.antiEntropy.Inc("push")
-			}
+	for _, k := range push {
+		if s.handOff(ctx, p, k) {
+			s.metrics.antiEntropy.Inc("push")
 		}
-	}
-	for k := range theirs {
-		s.pull(ctx, p, []byte(k))
 	}
 	return nil
 }
@@ -126,17 +117,17 @@ func (s *Server) pull(ctx context.Context, p *peer.Client, key []byte) {
 }
 
 // parseBucket decodes a REPL.BUCKET reply: [key, version, ...].
-func parseBucket(r peer.Reply) ([]engine.KeyVersion, error) {
+func parseBucket(r peer.Reply) ([]repl.KeyVersion, error) {
 	if r.Kind != peer.KindArray || len(r.Array)%2 != 0 {
 		return nil, errors.New("REPL.BUCKET: want [key, version, ...]")
 	}
-	out := make([]engine.KeyVersion, 0, len(r.Array)/2)
+	out := make([]repl.KeyVersion, 0, len(r.Array)/2)
 	for i := 0; i < len(r.Array); i += 2 {
 		v, err := hlc.ParseVersion(r.Array[i+1].Str)
 		if err != nil {
 			return nil, fmt.Errorf("REPL.BUCKET: %w", err)
 		}
-		out = append(out, engine.KeyVersion{Key: r.Array[i].Str, Version: v})
+		out = append(out, repl.KeyVersion{Key: r.Array[i].Str, Version: v})
 	}
 	return out, nil
 }

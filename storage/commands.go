@@ -4,149 +4,68 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 
-	"planet/internal/hlc"
 	"planet/internal/quorum"
+	"planet/internal/repl"
 	"planet/internal/resp"
 	"planet/storage/engine"
 )
 
-// handler serves the RESP commands of a Server.
-type handler Server
-
-// command describes one RESP command: arity as Redis reports it (negative:
-// at least that many), its ordering class and what runs it. Commands that
-// only read this replica and never block are Serial: a pipeline of them runs
-// inline on the connection's goroutine, cheaper than one goroutine each.
-type command struct {
-	name  string
-	arity int
-	class resp.Class
-	run   func(s *Server, ctx context.Context, c *resp.Conn, args [][]byte) []byte
-	// async, if set instead of run, runs the command without holding a
-	// goroutine (see resp.AsyncHandler): quorum reads and writes and
-	// replicated writes, so that a pipeline of them starts at once and
-	// shares one fsync. Run alone, it is waited for.
-	async func(s *Server, args [][]byte, done func([]byte))
-}
-
-// execute runs c, waiting for it if it is asynchronous.
-func (c *command) execute(s *Server, ctx context.Context, conn *resp.Conn, args [][]byte) []byte {
-	if c.run != nil {
-		return c.run(s, ctx, conn, args)
+// newMux returns the replica's RESP commands: Redis's housekeeping
+// commands (internal/resp), the key-value commands and the replica
+// commands of replication and repair (resp.FlagInternal, which only the
+// platform sends). Commands that only read this replica and never block
+// are Serial: a pipeline of them runs inline on the connection's
+// goroutine. Quorum reads and writes and replicated writes are Async: a
+// pipeline of them starts at once and shares one fsync.
+func (s *Server) newMux() (*resp.Mux, error) {
+	m, err := resp.NewMux(resp.MuxConfig{Service: "storage", Settings: s.settings(), Info: s.infoSections()})
+	if err != nil {
+		return nil, err
 	}
-	reply := make(chan []byte, 1)
-	c.async(s, args, func(b []byte) { reply <- b })
-	return <-reply
-}
-
-// commandCounts are a server's calls of one command, by result.
-type commandCounts struct{ ok, failed atomic.Int64 }
-
-var commands map[string]*command
-
-func init() {
-	commands = make(map[string]*command)
-	for _, c := range []*command{
-		{"get", 2, resp.Read, nil, (*Server).asyncGet},
-		{"mget", -2, resp.Read, (*Server).cmdMGet, nil},
-		{"exists", -2, resp.Read, (*Server).cmdExists, nil},
-		{"vget", 2, resp.Serial, (*Server).cmdVGet, nil},
-		{"vver", 2, resp.Serial, (*Server).cmdVVer, nil},
-		{"mvver", -2, resp.Serial, (*Server).cmdMVVer, nil},
-		{"scan", -2, resp.Serial, (*Server).cmdScan, nil},
-		{"dbsize", 1, resp.Serial, (*Server).cmdDBSize, nil},
-		{"set", 3, resp.Write, nil, (*Server).asyncSet},
-		{"del", -2, resp.Write, (*Server).cmdDel, nil},
-		{"repl.put", 4, resp.Write, nil, (*Server).asyncRepl},
-		{"repl.del", 3, resp.Write, nil, (*Server).asyncRepl},
-		{"repl.mput", -4, resp.Write, nil, (*Server).asyncReplMPut},
-		{"repl.mdel", -3, resp.Write, nil, (*Server).asyncReplMDel},
-		{"repl.digest", 1, resp.Serial, (*Server).cmdReplDigest, nil},
-		{"repl.bucket", 2, resp.Serial, (*Server).cmdReplBucket, nil},
-		{"peers", 1, resp.Serial, (*Server).cmdPeers, nil},
-		{"ping", -1, resp.Serial, (*Server).cmdPing, nil},
-		{"echo", 2, resp.Serial, (*Server).cmdEcho, nil},
-		{"info", -1, resp.Serial, (*Server).cmdInfo, nil},
-		{"quit", -1, resp.Serial, (*Server).cmdQuit, nil},
-		{"select", 2, resp.Serial, (*Server).cmdSelect, nil},
-		{"config", -2, resp.Serial, (*Server).cmdConfig, nil},
-		{"command", -1, resp.Serial, (*Server).cmdCommand, nil},
-		{"client", -2, resp.Serial, (*Server).cmdClient, nil},
-		{"hello", -1, resp.Serial, (*Server).cmdHello, nil},
+	const (
+		ro       = resp.FlagReadOnly
+		wr       = resp.FlagWrite
+		internal = resp.FlagInternal
+	)
+	for _, c := range []resp.Command{
+		{Name: "get", Arity: 2, Class: resp.Read, Flags: ro | resp.FlagFast, FirstKey: 1, LastKey: 1, KeyStep: 1, Group: "string",
+			Summary: "quorum read of a key", Async: s.asyncGet},
+		{Name: "mget", Arity: -2, Class: resp.Read, Flags: ro, FirstKey: 1, LastKey: -1, KeyStep: 1, Group: "string",
+			Summary: "quorum reads of keys", Run: s.cmdMGet},
+		{Name: "exists", Arity: -2, Class: resp.Read, Flags: ro, FirstKey: 1, LastKey: -1, KeyStep: 1,
+			Summary: "how many of the keys exist (quorum reads)", Run: s.cmdExists},
+		{Name: "set", Arity: 3, Class: resp.Write, Flags: wr, FirstKey: 1, LastKey: 1, KeyStep: 1, Group: "string",
+			Summary: "quorum write of a key", Async: s.asyncSet},
+		{Name: "del", Arity: -2, Class: resp.Write, Flags: wr, FirstKey: 1, LastKey: -1, KeyStep: 1,
+			Summary: "quorum writes of tombstones", Run: s.cmdDel},
+		{Name: "scan", Arity: -2, Class: resp.Serial, Flags: ro, Summary: "this replica's keys", Run: s.cmdScan},
+		{Name: "dbsize", Arity: 1, Class: resp.Serial, Flags: ro | resp.FlagFast, Group: "server",
+			Summary: "this replica's live keys", Run: s.cmdDBSize},
+		{Name: "vget", Arity: 2, Class: resp.Serial, Flags: ro | resp.FlagFast, FirstKey: 1, LastKey: 1, KeyStep: 1,
+			Summary: "this replica's entry of a key: [value, version]", Run: s.cmdVGet},
+		{Name: "peers", Arity: 1, Class: resp.Serial, Flags: resp.FlagFast, Group: "server",
+			Summary: "peer count, W, R and peer addresses", Run: s.cmdPeers},
+		{Name: "vver", Arity: 2, Class: resp.Serial, Flags: internal | ro | resp.FlagFast, FirstKey: 1, LastKey: 1, KeyStep: 1,
+			Summary: "this replica's version of a key (digest read)", Run: s.cmdVVer},
+		{Name: "mvver", Arity: -2, Class: resp.Serial, Flags: internal | ro, FirstKey: 1, LastKey: -1, KeyStep: 1,
+			Summary: "VVER of many keys", Run: s.cmdMVVer},
+		{Name: "repl.put", Arity: 4, Class: resp.Write, Flags: internal | wr, FirstKey: 1, LastKey: 1, KeyStep: 1,
+			Summary: "apply a replicated value iff newer", Async: s.asyncRepl},
+		{Name: "repl.del", Arity: 3, Class: resp.Write, Flags: internal | wr, FirstKey: 1, LastKey: 1, KeyStep: 1,
+			Summary: "apply a replicated tombstone iff newer", Async: s.asyncRepl},
+		{Name: "repl.mput", Arity: -4, Class: resp.Write, Flags: internal | wr, FirstKey: 1, LastKey: -1, KeyStep: 3,
+			Summary: "many REPL.PUT", Async: s.asyncRepl},
+		{Name: "repl.mdel", Arity: -3, Class: resp.Write, Flags: internal | wr, FirstKey: 1, LastKey: -1, KeyStep: 2,
+			Summary: "many REPL.DEL", Async: s.asyncRepl},
+		{Name: "repl.digest", Arity: 1, Class: resp.Serial, Flags: internal | ro, Summary: "the anti-entropy digest", Run: s.cmdReplDigest},
+		{Name: "repl.bucket", Arity: 2, Class: resp.Serial, Flags: internal | ro, Summary: "keys and versions of a digest bucket", Run: s.cmdReplBucket},
 	} {
-		commands[c.name] = c
+		m.Register(c)
 	}
-}
-
-// lookup finds a command by name, in any case, without allocating.
-func lookup(name []byte) *command {
-	var buf [16]byte
-	if len(name) > len(buf) {
-		return nil
-	}
-	low := buf[:len(name)]
-	for i, c := range name {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		low[i] = c
-	}
-	return commands[string(low)]
-}
-
-func (h *handler) Class(args [][]byte) resp.Class {
-	if c := lookup(args[0]); c != nil {
-		return c.class
-	}
-	return resp.Serial
-}
-
-func (h *handler) Async(args [][]byte) bool {
-	c := lookup(args[0])
-	return c != nil && c.async != nil && arityOK(c, args)
-}
-
-func (h *handler) ExecAsync(_ context.Context, _ *resp.Conn, args [][]byte, done func([]byte)) {
-	s := (*Server)(h)
-	c := lookup(args[0])
-	counts := s.metrics.commands[c.name]
-	c.async(s, args, func(reply []byte) {
-		if len(reply) > 0 && reply[0] == '-' {
-			counts.failed.Add(1)
-		} else {
-			counts.ok.Add(1)
-		}
-		done(reply)
-	})
-}
-
-func arityOK(c *command, args [][]byte) bool {
-	return c.arity > 0 && len(args) == c.arity || c.arity < 0 && len(args) >= -c.arity
-}
-
-func (h *handler) Exec(ctx context.Context, conn *resp.Conn, args [][]byte) []byte {
-	s := (*Server)(h)
-	c := lookup(args[0])
-	if c == nil {
-		s.metrics.unknownCommands.Add(1)
-		return resp.ErrUnknownCommand(args)
-	}
-	counts := s.metrics.commands[c.name]
-	if !arityOK(c, args) {
-		counts.failed.Add(1)
-		return resp.ErrWrongArity(args[0])
-	}
-	reply := c.execute(s, ctx, conn, args)
-	if len(reply) > 0 && reply[0] == '-' {
-		counts.failed.Add(1)
-	} else {
-		counts.ok.Add(1)
-	}
-	return reply
+	return m, nil
 }
 
 // okReply is +OK; replies are never modified once made.
@@ -176,7 +95,7 @@ func (s *Server) checkValue(v []byte) []byte {
 }
 
 // asyncGet runs GET without holding a goroutine while the replicas answer.
-func (s *Server) asyncGet(args [][]byte, done func([]byte)) {
+func (s *Server) asyncGet(_ context.Context, _ *resp.Conn, args [][]byte, done func([]byte)) {
 	if e := s.checkKey(args[1]); e != nil {
 		done(e)
 		return
@@ -279,7 +198,7 @@ func firstError(err error) error {
 }
 
 // asyncSet runs SET without holding a goroutine while the replicas answer.
-func (s *Server) asyncSet(args [][]byte, done func([]byte)) {
+func (s *Server) asyncSet(_ context.Context, _ *resp.Conn, args [][]byte, done func([]byte)) {
 	if e := s.checkKey(args[1]); e != nil {
 		done(e)
 		return
@@ -375,51 +294,67 @@ func (s *Server) cmdMVVer(_ context.Context, _ *resp.Conn, args [][]byte) []byte
 	return b
 }
 
-// parseReplVersion validates a replicated version: well-formed, of a known
-// region, and not too far in the future.
-func (s *Server) parseReplVersion(b []byte) (hlc.Version, []byte) {
-	v, err := hlc.ParseVersion(b)
+// asyncRepl runs REPL.PUT, REPL.DEL and their merged forms REPL.MPUT and
+// REPL.MDEL (see package repl for the wire form) without holding a
+// goroutine: each item applies iff newer, and is never re-replicated. A
+// merged command replies an array of its items' replies, in order; a bad
+// item gets its error in its place and leaves the others alone.
+func (s *Server) asyncRepl(_ context.Context, _ *resp.Conn, args [][]byte, done func([]byte)) {
+	op, items, err := repl.Parse(nil, args)
 	if err != nil {
-		return v, resp.AppendError(nil, "ERR "+err.Error())
+		done(resp.AppendError(nil, "ERR "+err.Error()))
+		return
 	}
-	if ahead := v.WallTime().Sub(s.cfg.Now()); ahead > s.cfg.MaxClockSkew {
-		return v, resp.AppendError(nil, fmt.Sprintf("ERR version %s is %v ahead of this replica's clock (max skew %v)",
-			v, ahead.Round(1e6), s.cfg.MaxClockSkew))
+	replies := make([][]byte, len(items))
+	var left atomic.Int64
+	left.Store(int64(len(items)))
+	answer := func(i int, reply []byte) {
+		replies[i] = reply
+		if left.Add(-1) > 0 {
+			return
+		}
+		if !op.Merged() {
+			done(replies[0])
+			return
+		}
+		b := resp.AppendArray(nil, len(replies))
+		for _, r := range replies {
+			b = append(b, r...)
+		}
+		done(b)
 	}
-	return v, nil
+	for i := range items {
+		it := &items[i]
+		if e := s.checkItem(it); e != nil {
+			answer(i, e)
+			continue
+		}
+		s.clock.Observe(it.Version)
+		m := engine.Mutation{Key: it.Key, Value: it.Value, Version: it.Version, Origin: it.Version.Origin(), Delete: it.Delete}
+		s.eng.ApplyFunc(m, func(r engine.Result) {
+			if r.Err != nil {
+				answer(i, errReply(r.Err))
+				return
+			}
+			answer(i, resp.AppendInt(nil, it.Reply(r.Applied, r.WasLive)))
+		})
+	}
 }
 
-// replMutation parses the arguments of REPL.PUT (key value version) or
-// REPL.DEL (key version); on bad input it returns the error reply.
-func (s *Server) replMutation(args [][]byte, del bool) (engine.Mutation, []byte) {
-	v, e := s.parseReplVersion(args[len(args)-1])
-	if e != nil {
-		return engine.Mutation{}, e
+// checkItem returns the error reply of a replicated write that must not
+// apply: a bad version, one too far ahead of this replica's clock, a key
+// or value too large.
+func (s *Server) checkItem(it *repl.Item) []byte {
+	if it.Err != nil {
+		return resp.AppendError(nil, "ERR "+it.Err.Error())
 	}
-	m := engine.Mutation{Key: args[0], Version: v, Origin: v.Origin(), Delete: del}
-	if !del {
-		m.Value = args[1]
+	if err := repl.CheckSkew(it.Version, s.cfg.Now(), s.cfg.MaxClockSkew); err != nil {
+		return resp.AppendError(nil, "ERR "+err.Error())
 	}
-	if e := s.checkKey(m.Key); e != nil {
-		return m, e
+	if e := s.checkKey(it.Key); e != nil {
+		return e
 	}
-	if e := s.checkValue(m.Value); e != nil {
-		return m, e
-	}
-	return m, nil
-}
-
-// replReply is the reply to a replicated write: REPL.PUT :1 if applied,
-// :0 if the replica already held that version or a newer one; REPL.DEL :1
-// if it deleted a live value, else :0.
-func replReply(m engine.Mutation, r engine.Result) []byte {
-	if r.Err != nil {
-		return errReply(r.Err)
-	}
-	if m.Delete {
-		return resp.AppendInt(nil, int64(boolInt(r.Applied && r.WasLive)))
-	}
-	return resp.AppendInt(nil, int64(boolInt(r.Applied)))
+	return s.checkValue(it.Value)
 }
 
 func boolInt(b bool) int {
@@ -429,71 +364,15 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// asyncRepl runs REPL.PUT or REPL.DEL without holding a goroutine.
-func (s *Server) asyncRepl(args [][]byte, done func([]byte)) {
-	m, e := s.replMutation(args[1:], len(args) == 3)
-	if e != nil {
-		done(e)
-		return
-	}
-	s.clock.Observe(m.Version)
-	s.eng.ApplyFunc(m, func(r engine.Result) { done(replReply(m, r)) })
-}
-
-// asyncReplMPut runs REPL.MPUT key value version [key value version ...].
-func (s *Server) asyncReplMPut(args [][]byte, done func([]byte)) { s.asyncReplMany(args, false, done) }
-
-// asyncReplMDel runs REPL.MDEL key version [key version ...].
-func (s *Server) asyncReplMDel(args [][]byte, done func([]byte)) { s.asyncReplMany(args, true, done) }
-
-// asyncReplMany runs REPL.MPUT or REPL.MDEL (del): many REPL.PUT or
-// REPL.DEL, merged by the coordinator (see peer.Client.GoMerged). The reply
-// is an array of each item's REPL.PUT or REPL.DEL reply, in order; a bad
-// item gets its error in its place and leaves the others alone.
-func (s *Server) asyncReplMany(args [][]byte, del bool, done func([]byte)) {
-	per := 3
-	if del {
-		per = 2
-	}
-	if (len(args)-1)%per != 0 {
-		done(resp.ErrWrongArity(args[0]))
-		return
-	}
-	n := (len(args) - 1) / per
-	replies := make([][]byte, n)
-	var left atomic.Int64
-	left.Store(int64(n))
-	answer := func(i int, reply []byte) {
-		replies[i] = reply
-		if left.Add(-1) > 0 {
-			return
-		}
-		b := resp.AppendArray(nil, n)
-		for _, r := range replies {
-			b = append(b, r...)
-		}
-		done(b)
-	}
-	for i := range n {
-		m, e := s.replMutation(args[1+i*per:1+(i+1)*per], del)
-		if e != nil {
-			answer(i, e)
-			continue
-		}
-		s.clock.Observe(m.Version)
-		s.eng.ApplyFunc(m, func(r engine.Result) { answer(i, replReply(m, r)) })
-	}
-}
-
 func (s *Server) cmdReplDigest(context.Context, *resp.Conn, [][]byte) []byte {
 	d := s.eng.Digest()
-	return resp.AppendBulk(nil, engine.EncodeDigest(&d))
+	return resp.AppendBulk(nil, repl.AppendDigestBody(make([]byte, 0, 8*engine.NumBuckets), d[:]))
 }
 
 func (s *Server) cmdReplBucket(_ context.Context, _ *resp.Conn, args [][]byte) []byte {
-	b, err := strconv.Atoi(string(args[1]))
-	if err != nil || b < 0 || b >= engine.NumBuckets {
-		return resp.AppendError(nil, fmt.Sprintf("ERR bucket must be an integer in [0, %d)", engine.NumBuckets))
+	b, err := repl.ParseBucketArg(args[1], engine.NumBuckets)
+	if err != nil {
+		return resp.AppendError(nil, "ERR "+err.Error())
 	}
 	kvs, err := s.eng.BucketEntries(b)
 	if err != nil {

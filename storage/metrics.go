@@ -1,23 +1,19 @@
 package storage
 
 import (
-	"sync/atomic"
-
 	"planet/internal/metrics"
 )
 
 type serverMetrics struct {
-	reg             *metrics.Registry
-	commands        map[string]*commandCounts // by command name; read-only after start
-	unknownCommands atomic.Int64
-	quorumFailures  *metrics.CounterVec
-	readRepairs     *metrics.CounterVec
-	writeBacks      *metrics.CounterVec
-	antiEntropy     *metrics.CounterVec
-	handoffs        *metrics.CounterVec
-	hintsLost       *metrics.CounterVec
-	replication     *metrics.Histogram
-	fsync           *metrics.Histogram
+	reg            *metrics.Registry
+	quorumFailures *metrics.CounterVec
+	readRepairs    *metrics.CounterVec
+	writeBacks     *metrics.CounterVec
+	antiEntropy    *metrics.CounterVec
+	handoffs       *metrics.CounterVec
+	hintsLost      *metrics.CounterVec
+	replication    *metrics.Histogram
+	fsync          *metrics.Histogram
 }
 
 func newServerMetrics(s *Server) *serverMetrics {
@@ -25,7 +21,6 @@ func newServerMetrics(s *Server) *serverMetrics {
 	lat := metrics.ExponentialBuckets(0.00005, 2, 16) // 50µs .. 1.6s
 	m := &serverMetrics{
 		reg:            reg,
-		commands:       make(map[string]*commandCounts),
 		quorumFailures: reg.NewCounterVec("storage_quorum_failures_total", "Writes and reads that did not reach their quorum.", "op"),
 		readRepairs:    reg.NewCounterVec("storage_read_repairs_total", "Stale replicas repaired by reads."),
 		writeBacks:     reg.NewCounterVec("storage_read_write_backs_total", "Linearizable reads that wrote the newest entry back to W replicas before replying."),
@@ -35,16 +30,13 @@ func newServerMetrics(s *Server) *serverMetrics {
 		replication:    reg.NewHistogram("storage_replication_seconds", "Round trip of a replicated write to a peer replica.", lat),
 		fsync:          reg.NewHistogram("storage_wal_fsync_seconds", "WAL fsync latency (one per commit batch).", lat),
 	}
-	for name := range commands {
-		m.commands[name] = new(commandCounts)
-	}
 	reg.NewCounterFunc("storage_commands_total", "RESP commands by command and result (ok or error).",
 		[]string{"command", "result"}, func() []metrics.Sample {
-			out := []metrics.Sample{{LabelValues: []string{"unknown", "error"}, Value: float64(m.unknownCommands.Load())}}
-			for name, c := range m.commands {
+			out := []metrics.Sample{{LabelValues: []string{"unknown", "error"}, Value: float64(s.mux.UnknownCommands())}}
+			for name, c := range s.mux.Stats() {
 				out = append(out,
-					metrics.Sample{LabelValues: []string{name, "ok"}, Value: float64(c.ok.Load())},
-					metrics.Sample{LabelValues: []string{name, "error"}, Value: float64(c.failed.Load())})
+					metrics.Sample{LabelValues: []string{name, "ok"}, Value: float64(c.OK)},
+					metrics.Sample{LabelValues: []string{name, "error"}, Value: float64(c.Failed + c.Rejected)})
 			}
 			return out
 		})

@@ -9,6 +9,7 @@ import (
 	"planet/internal/hlc"
 	"planet/internal/peer"
 	"planet/internal/quorum"
+	"planet/internal/repl"
 	"planet/storage/engine"
 )
 
@@ -144,27 +145,12 @@ func (q *quorumWrite) finishLocked() {
 	q.done(wasLive, nil)
 }
 
-// replArgs is the replication command of m: REPL.PUT or REPL.DEL, or with
-// merged, REPL.MPUT or REPL.MDEL for peer.Client.GoMerged.
+// replArgs is the replication command of m (see package repl): REPL.PUT
+// or REPL.DEL, or with merged, REPL.MPUT or REPL.MDEL for
+// peer.Client.GoMerged.
 func replArgs(m engine.Mutation, merged bool) [][]byte {
-	v := m.Version.AppendText(make([]byte, 0, 32+len(m.Version.Node)))
-	switch {
-	case m.Delete && merged:
-		return [][]byte{cmdReplMDel, m.Key, v}
-	case m.Delete:
-		return [][]byte{[]byte("REPL.DEL"), m.Key, v}
-	case merged:
-		return [][]byte{cmdReplMPut, m.Key, m.Value, v}
-	}
-	return [][]byte{[]byte("REPL.PUT"), m.Key, m.Value, v}
+	return repl.AppendItem(make([][]byte, 0, 4), repl.Item{Key: m.Key, Value: m.Value, Version: m.Version, Delete: m.Delete}, merged)
 }
-
-var (
-	cmdReplMPut = []byte("REPL.MPUT")
-	cmdReplMDel = []byte("REPL.MDEL")
-	cmdMVVer    = []byte("MVVER")
-	cmdVGet     = []byte("VGET")
-)
 
 // replicate sends one replication command (replArgs, merged) to a peer and
 // adds the outcome to q (nil: none; from the peer client's goroutine). On
@@ -189,7 +175,7 @@ func (s *Server) replicate(p *peer.Client, key []byte, args [][]byte, q *quorumW
 		if q == nil {
 			return
 		}
-		q.add(ackResult{ok: true, wasLive: isDel && reply.Kind == peer.KindInt && reply.Int == 1}, quorum.Peer)
+		q.add(ackResult{ok: true, wasLive: isDel && reply.Kind == peer.KindInt && repl.DeletedLive(reply.Int)}, quorum.Peer)
 	}, args...)
 }
 
@@ -303,9 +289,9 @@ func (q *quorumRead) ask(ps []*peer.Client) {
 	for _, p := range ps {
 		cb := func(reply peer.Reply, err error) { q.answer(q.s.readReply(p, reply, err, q.versionOnly)) }
 		if q.versionOnly {
-			p.GoMerged(cb, cmdMVVer, q.key)
+			p.GoMerged(cb, repl.AppendMVVer(make([][]byte, 0, 2), q.key)...)
 		} else {
-			p.Go(cb, cmdVGet, q.key)
+			p.Go(cb, repl.AppendVGet(make([][]byte, 0, 2), q.key)...)
 		}
 	}
 }
@@ -487,14 +473,14 @@ func newestOf(answers []readResult) readResult {
 
 // fetch reads key's entry from a peer with VGET.
 func (s *Server) fetch(ctx context.Context, p *peer.Client, key []byte) readResult {
-	reply, err := p.Do(ctx, cmdVGet, key)
+	reply, err := p.Do(ctx, repl.AppendVGet(make([][]byte, 0, 2), key)...)
 	return s.readReply(p, reply, err, false)
 }
 
 // fetchGo asks a peer for key's entry (VGET) and calls done with the
 // answer; see peer.Client.Go. (Digest reads go through quorumRead.ask.)
 func (s *Server) fetchGo(p *peer.Client, key []byte, done func(readResult)) {
-	p.Go(func(reply peer.Reply, err error) { done(s.readReply(p, reply, err, false)) }, cmdVGet, key)
+	p.Go(func(reply peer.Reply, err error) { done(s.readReply(p, reply, err, false)) }, repl.AppendVGet(make([][]byte, 0, 2), key)...)
 }
 
 // readReply decodes a peer's answer to VGET or VVER.

@@ -30,6 +30,7 @@ type Server struct {
 	eng     *engine.Engine
 	clock   *hlc.Clock
 	resp    *resp.Server
+	mux     *resp.Mux
 	adminLn net.Listener
 	disc    Discovery
 	pool    *peer.Pool
@@ -52,11 +53,16 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, started: cfg.Now(),
 		writeDeadlines: quorum.NewDeadlines(cfg.QuorumTimeout), readDeadlines: quorum.NewDeadlines(speculativeRead)}
 	port := max(cfg.Port, 0)
+	mux, err := s.newMux()
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	s.mux = mux
 	ln, err := resp.Listen(resp.Config{
 		Addr:    hostPort(cfg.BindHost, port),
 		MaxBulk: cfg.MaxValue + MaxKey + 1024,
 		Logger:  cfg.Logger,
-	}, (*handler)(s))
+	}, mux)
 	if err != nil {
 		return nil, fmt.Errorf("storage: listen: %w", err)
 	}
