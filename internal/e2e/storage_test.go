@@ -214,6 +214,10 @@ func TestStorageMalformedFrames(t *testing.T) {
 	}
 }
 
+// TestStorageQuorum is the real-process smoke test of quorums: SIGKILLed
+// replicas, still registered in a real discovery, fail writes and reads
+// with NOQUORUM. The quorum, read-repair, hinted-handoff and anti-entropy
+// cases run in-process in package storage (storage/storagetest).
 func TestStorageQuorum(t *testing.T) {
 	_, rs := storageRegion(t, 3, "STORAGE_QUORUM_TIMEOUT=1s")
 	ctx := context.Background()
@@ -237,97 +241,6 @@ func TestStorageQuorum(t *testing.T) {
 	}
 	if got := metric(t, rs[0], `storage_quorum_failures_total{op="write"}`); got < 1 {
 		t.Fatalf("quorum failures metric %v", got)
-	}
-}
-
-func TestStorageQuorumSettings(t *testing.T) {
-	_, rs := storageRegion(t, 3, "QUORUM_W=3", "QUORUM_R=1", "STORAGE_QUORUM_TIMEOUT=1s")
-	ctx := context.Background()
-	a := rdb(t, rs[0])
-	mustOK(t, a.Set(ctx, "k", "v", 0).Err())
-	rs[1].Kill()
-	if err := a.Set(ctx, "k", "w", 0).Err(); err == nil || !strings.HasPrefix(err.Error(), "NOQUORUM write: 2 of 3") {
-		t.Fatalf("W=3 with a replica down: %v, want NOQUORUM", err)
-	}
-	// R=1 reads the coordinator alone; it kept the write it applied.
-	rs[2].Kill()
-	if _, err := a.Get(ctx, "k").Result(); err != nil {
-		t.Fatalf("R=1 with two replicas down: %v", err)
-	}
-}
-
-// TestStorageLoneReplicaCountsItself: a replica alone with W=2 writes its
-// own copy and says so: one of two acknowledged, one known.
-func TestStorageLoneReplicaCountsItself(t *testing.T) {
-	_, rs := storageRegion(t, 1, "STORAGE_QUORUM_TIMEOUT=1s")
-	err := rdb(t, rs[0]).Set(context.Background(), "k", "v", 0).Err()
-	if err == nil || err.Error() != "NOQUORUM write: 1 of 2 required replicas acknowledged (1 known)" {
-		t.Fatalf("SET on a lone replica with W=2: %v", err)
-	}
-}
-
-func TestStorageReadRepair(t *testing.T) {
-	_, rs := storageRegion(t, 3, "STORAGE_ANTI_ENTROPY_INTERVAL=1h")
-	ctx := context.Background()
-	a, b, c := rdb(t, rs[0]), rdb(t, rs[1]), rdb(t, rs[2])
-	mustOK(t, a.Set(ctx, "k", "old", 0).Err())
-	// Give two replicas a newer version behind the quorum's back.
-	newer := fmt.Sprintf("%d.0.sfo-1", time.Now().UnixMilli()+1000)
-	mustOK(t, a.Do(ctx, "REPL.PUT", "k", "new", newer).Err())
-	mustOK(t, b.Do(ctx, "REPL.PUT", "k", "new", newer).Err())
-	// A read through the stale replica asks one of the others: it returns
-	// the newer value and repairs the stale replica.
-	if got := c.Get(ctx, "k").Val(); got != "new" {
-		t.Fatalf("GET via the stale replica: %q", got)
-	}
-	pt.WaitFor(t, 5*time.Second, "the stale replica to be repaired", func() bool {
-		v, _ := c.Do(ctx, "VGET", "k").Slice()
-		return len(v) == 2 && v[1] == newer
-	})
-	if got := metric(t, rs[2], "storage_read_repairs_total"); got < 1 {
-		t.Fatalf("read repairs metric %v", got)
-	}
-}
-
-func TestStorageReplicaCatchesUpWithHints(t *testing.T) {
-	_, rs := storageRegion(t, 3, "STORAGE_ANTI_ENTROPY_INTERVAL=1h")
-	ctx := context.Background()
-	a := rdb(t, rs[0])
-	rs[2].Kill()
-	t0 := time.Now()
-	for i := range 200 {
-		mustOK(t, a.Set(ctx, fmt.Sprint("k", i), fmt.Sprint("v", i), 0).Err())
-	}
-	mustOK(t, a.Del(ctx, "k0").Err())
-	t.Logf("200 writes with a replica down: %v", time.Since(t0))
-	if got := metric(t, rs[0], "storage_hints_pending"); got != 200 {
-		t.Fatalf("hints pending %v, want 200 (one per key)", got)
-	}
-	rs[2].Start()
-	c := rdb(t, rs[2])
-	d := pt.WaitFor(t, 30*time.Second, "the restarted replica to hold every key", func() bool {
-		return c.DBSize(ctx).Val() == 199
-	})
-	t.Logf("caught up %v after restart", d)
-	v, _ := c.Do(ctx, "VGET", "k0").Slice()
-	if len(v) != 2 || v[0] != nil {
-		t.Fatalf("the delete did not reach the restarted replica: %v", v)
-	}
-	pt.WaitFor(t, 10*time.Second, "hints to drain", func() bool { return metric(t, rs[0], "storage_hints_pending") == 0 })
-}
-
-func TestStorageAntiEntropy(t *testing.T) {
-	_, rs := storageRegion(t, 3, "STORAGE_ANTI_ENTROPY_INTERVAL=200ms")
-	ctx := context.Background()
-	a := rdb(t, rs[0])
-	// Writes that reach one replica only, with no hint anywhere.
-	base := time.Now().UnixMilli()
-	for i := range 100 {
-		mustOK(t, a.Do(ctx, "REPL.PUT", fmt.Sprint("ae", i), "v", fmt.Sprintf("%d.%d.sfo-1", base, i)).Err())
-	}
-	for _, r := range rs[1:] {
-		c := rdb(t, r)
-		pt.WaitFor(t, 30*time.Second, r.Name+" to get the keys by anti-entropy", func() bool { return c.DBSize(ctx).Val() == 100 })
 	}
 }
 
