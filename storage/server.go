@@ -72,13 +72,13 @@ func New(cfg Config) (*Server, error) {
 	s.addr = hostPort(cfg.BindHost, port)
 	s.log = cfg.Logger.With("component", "storage", "port", port)
 	s.metrics = newServerMetrics(s)
-	cleanup := func() { closeUnstarted(ln) }
+	cleanup := func() { ln.Close() }
 	adminPort := max(cfg.AdminPort, 0)
 	if s.adminLn, err = net.Listen("tcp", hostPort(cfg.BindHost, adminPort)); err != nil {
 		cleanup()
 		return nil, fmt.Errorf("storage: listen admin: %w", err)
 	}
-	cleanup = func() { closeUnstarted(ln); s.adminLn.Close() }
+	cleanup = func() { ln.Close(); s.adminLn.Close() }
 	s.clock, err = hlc.NewClock(hlc.NodeID(cfg.Region, port), cfg.Now)
 	if err != nil {
 		cleanup()
@@ -109,13 +109,6 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
 	return s, nil
-}
-
-// closeUnstarted releases the port of a RESP server that never ran.
-func closeUnstarted(srv *resp.Server) {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	srv.Run(ctx)
 }
 
 // Addr is the replica's RESP address.
