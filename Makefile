@@ -32,7 +32,7 @@ test: deps vet
 # System benchmarks (real processes, run once) and micro-benchmarks.
 # Not part of CI: run them alone on a quiet machine.
 bench:
-	@bash scripts/bench-deps.sh
+	@bash scripts/deps.sh bench
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./internal/e2e/
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./discovery/
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./storage/... ./internal/resp/ ./internal/peer/

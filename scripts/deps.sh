@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs besides Go: a C compiler for the race
-# detector (cgo), and redis-tools (redis-cli, redis-benchmark) for the
-# storage interop tests and benchmarks, with redis-server as the benchmark's
-# reference. As root it uses apt-get; otherwise it prints the exact
-# command to run and fails, so that no test is skipped silently.
+# detector (cgo), and redis-tools (redis-cli, redis-benchmark) and
+# redis-server for the storage and RESP interop tests. With "bench" it adds
+# what `make bench` compares Planet against in the same run: etcd-server
+# (three etcd members; redis-server serves as a primary with two replicas
+# and alone). As root it uses apt-get; otherwise it prints the exact
+# command to run and fails, so that no test or benchmark is skipped
+# silently.
 set -euo pipefail
 
 missing=()
 command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+if [ "${1:-}" = bench ]; then
+	command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 cmd="apt-get update && apt-get install -y ${missing[*]}"
@@ -18,7 +24,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 else
-	echo "make test needs: ${missing[*]} (a C compiler for the race detector; redis-cli for the interop tests)" >&2
+	echo "make ${1:-test} needs: ${missing[*]} (a C compiler for the race detector; redis for the interop tests; etcd for the benchmark)" >&2
 	echo "run as root:  $cmd" >&2
 	exit 1
 fi

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	pt "planet/internal/planettest"
 )
 
 // Child processes that are not planet (redis-server, etcd), and the CPU
@@ -34,7 +36,7 @@ func requireBinary(tb testing.TB, name, pkg string) string {
 type daemon struct {
 	name string
 	cmd  *exec.Cmd
-	out  lockedBuffer
+	out  pt.SyncBuffer
 	done chan struct{} // closed when the process has exited
 }
 
@@ -76,23 +78,6 @@ func (d *daemon) alive(tb testing.TB) {
 		tb.Fatalf("%s exited: %v\n%s", d.name, d.cmd.ProcessState, d.out.String())
 	default:
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // clockTick is the unit of utime and stime in /proc/<pid>/stat

@@ -134,7 +134,7 @@ type Process struct {
 	args []string
 	env  []string
 	tb   testing.TB
-	log  *syncBuffer
+	log  *SyncBuffer
 
 	mu  sync.Mutex
 	cmd *exec.Cmd     // guarded by mu
@@ -155,7 +155,7 @@ func StartProcess(tb testing.TB, name string, env []string, args ...string) *Pro
 // output is printed if the test failed.
 func NewProcess(tb testing.TB, name string, env []string, args ...string) *Process {
 	tb.Helper()
-	p := &Process{Name: name, args: args, env: env, tb: tb, log: &syncBuffer{}}
+	p := &Process{Name: name, args: args, env: env, tb: tb, log: &SyncBuffer{}}
 	tb.Cleanup(func() {
 		p.Signal(syscall.SIGCONT)
 		p.Kill()
@@ -220,18 +220,20 @@ func (p *Process) stop(sig syscall.Signal) {
 // Output returns what the process printed so far.
 func (p *Process) Output() string { return p.log.String() }
 
-type syncBuffer struct {
+// SyncBuffer collects output; safe for concurrent use (process logs).
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()

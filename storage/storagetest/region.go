@@ -30,7 +30,6 @@
 package storagetest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -73,7 +72,7 @@ type Region struct {
 	tb   testing.TB
 	disc *Discovery
 	dir  string
-	logs *logBuffer
+	logs *pt.SyncBuffer
 	http *http.Client
 
 	mu        sync.Mutex
@@ -106,7 +105,7 @@ func NewRegion(tb testing.TB, n int, opts ...func(*storage.Config)) *Region {
 		tb:   tb,
 		disc: NewDiscovery(RegionName),
 		dir:  tb.TempDir(), // before Cleanup: removed after the replicas stop
-		logs: &logBuffer{},
+		logs: &pt.SyncBuffer{},
 		http: &http.Client{Timeout: DoTimeout, Transport: &http.Transport{DisableKeepAlives: true}},
 	}
 	tb.Cleanup(r.cleanup)
@@ -283,22 +282,4 @@ func port(addr string) int {
 	_, p, _ := net.SplitHostPort(addr)
 	n, _ := strconv.Atoi(p)
 	return n
-}
-
-// logBuffer collects the replicas' logs.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
