@@ -26,7 +26,7 @@ func requireBinary(tb testing.TB, name, pkg string) string {
 	tb.Helper()
 	path, err := exec.LookPath(name)
 	if err != nil {
-		tb.Fatalf("%s not found: run `make bench` as root (scripts/bench-deps.sh installs it), or: apt-get update && apt-get install -y %s", name, pkg)
+		tb.Fatalf("%s not found: run `make bench` as root (scripts/deps.sh bench installs it), or: apt-get update && apt-get install -y %s", name, pkg)
 	}
 	return path
 }
