@@ -52,7 +52,7 @@ func (e *Engine) recover() error {
 		e.log.Warn("storage: no applied point in the state database; rebuilding it from the WAL")
 		from = wal.Position{Generation: 1}
 		if snapshot != nil {
-			if _, err := r.replay(*snapshot, 0, false); err != nil {
+			if err := r.replaySnapshot(*snapshot); err != nil {
 				return err
 			}
 			from = wal.Position{Generation: snapshot.Gen}
@@ -83,7 +83,7 @@ func (e *Engine) recover() error {
 			offset = 0
 		}
 		var err error
-		if end, err = r.replay(s, offset, true); err != nil {
+		if end, err = r.replayLog(s, offset); err != nil {
 			return err
 		}
 		e.gen = s.Gen
@@ -201,57 +201,102 @@ func recordEnd(s wal.Segment, offset int64) (bool, error) {
 	return b[0] == '\n', nil
 }
 
-// replay applies the records of one segment from offset and returns where
-// they end. In a log, a torn or corrupt tail is cut off at the last good
-// record; in a snapshot (which is written atomically) corruption is an
-// error.
-func (r *replayer) replay(s wal.Segment, offset int64, isLog bool) (int64, error) {
+// replaySnapshot applies the records of a snapshot, which is written
+// atomically: any corruption is an error.
+func (r *replayer) replaySnapshot(s wal.Segment) error {
 	f, err := os.Open(s.Path)
 	if err != nil {
-		return 0, fmt.Errorf("storage: %w", err)
+		return fmt.Errorf("storage: %w", err)
 	}
 	defer f.Close()
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		return 0, fmt.Errorf("storage: %w", err)
-	}
-	rd := wal.NewReader(f, offset)
+	rd := wal.NewReader(f, 0)
 	var rec wal.Record
 	for {
 		err := rd.Next(&rec)
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
-			if !isLog {
-				return 0, fmt.Errorf("storage: snapshot %s: %w", s.Path, err)
-			}
-			return rd.Offset(), r.cut(s, rd.Offset(), err)
+			return fmt.Errorf("storage: snapshot %s: %w", s.Path, err)
 		}
-		m := Mutation{Key: rec.Key, Value: rec.Value, Version: rec.Version, Origin: rec.Origin, Delete: rec.Op == wal.Del}
-		if _, _, err := r.st.stage(&m); err != nil {
-			return 0, err
+		if err := r.stage(&rec, wal.Position{}); err != nil {
+			return err
 		}
-		// The stager keeps the slices: the reader reuses its buffers.
-		rec.Key, rec.Value = nil, nil
-		r.n++
-		r.records++
-		if r.n >= replayBatch {
-			pos := wal.Position{Generation: s.Gen, Offset: rd.Offset()}
-			if !isLog {
-				pos = wal.Position{}
-			}
-			if err := r.flush(pos); err != nil {
+	}
+}
+
+// replayLog applies the records of log s from offset on, read with a
+// wal.Follower (the reader the WAL tailer uses), and returns where they
+// end. A torn or corrupt tail is cut off at the last good record.
+func (r *replayer) replayLog(s wal.Segment, offset int64) (int64, error) {
+	f, err := wal.OpenAt(r.e.cfg.Dir, wal.Position{Generation: s.Gen, Offset: offset})
+	if err != nil {
+		return 0, fmt.Errorf("storage: %w", err)
+	}
+	defer f.Close()
+	var rec wal.Record
+	confirmed := false // an end of the records was read twice (see ErrNoMore below)
+	for {
+		pos := f.Position()
+		err := f.Next(&rec)
+		var corrupt *wal.CorruptError
+		switch {
+		case f.Position().Generation != s.Gen:
+			// The follower moved on to the next generation (its first
+			// record, or nothing yet): s ends at pos; the next log is
+			// replayed on its own.
+			return pos.Offset, r.endLog(s, pos.Offset)
+		case err == nil:
+			if err := r.stage(&rec, f.Position()); err != nil {
 				return 0, err
 			}
+			confirmed = false
+		case errors.Is(err, wal.ErrTorn):
+			return pos.Offset, r.cut(s, pos.Offset, err)
+		case errors.Is(err, wal.ErrNoMore) && !confirmed:
+			// A line that looks corrupt at the end of a log still being
+			// written is reported on the second read only (it may have
+			// raced a write): read once more.
+			confirmed = true
+		case errors.Is(err, wal.ErrNoMore):
+			return pos.Offset, r.endLog(s, pos.Offset)
+		case errors.As(err, &corrupt):
+			return corrupt.Offset, r.cut(s, corrupt.Offset, err)
+		default:
+			return 0, fmt.Errorf("storage: replay %s: %w", s.Path, err)
 		}
 	}
-	if !isLog {
-		return rd.Offset(), nil
+}
+
+// stage applies one replayed record; pos, if not zero, is the applied
+// point after it.
+func (r *replayer) stage(rec *wal.Record, pos wal.Position) error {
+	m := Mutation{Key: rec.Key, Value: rec.Value, Version: rec.Version, Origin: rec.Origin, Delete: rec.Op == wal.Del}
+	if _, _, err := r.st.stage(&m); err != nil {
+		return err
 	}
-	if err := r.checkPadding(s, f, rd.Offset()); err != nil {
-		return 0, err
+	// The stager keeps the slices: the reader reuses its buffers.
+	rec.Key, rec.Value = nil, nil
+	r.n++
+	r.records++
+	if r.n >= replayBatch {
+		return r.flush(pos)
 	}
-	return rd.Offset(), r.flush(wal.Position{Generation: s.Gen, Offset: rd.Offset()})
+	return nil
+}
+
+// endLog records that the records of log s end at end, warning if anything
+// but padding follows them.
+func (r *replayer) endLog(s wal.Segment, end int64) error {
+	f, err := os.Open(s.Path)
+	if err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	defer f.Close()
+	if err := r.checkPadding(s, f, end); err != nil {
+		return err
+	}
+	return r.flush(wal.Position{Generation: s.Gen, Offset: end})
 }
 
 // checkPadding warns if the log s has anything but padding after its
