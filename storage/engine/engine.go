@@ -13,6 +13,7 @@ import (
 
 	"github.com/syndtr/goleveldb/leveldb"
 	lverrors "github.com/syndtr/goleveldb/leveldb/errors"
+	"github.com/syndtr/goleveldb/leveldb/filter"
 	"github.com/syndtr/goleveldb/leveldb/opt"
 	"github.com/syndtr/goleveldb/leveldb/util"
 
@@ -226,6 +227,10 @@ func openDB(path string, log *slog.Logger) (*leveldb.DB, error) {
 		NoSync:             true, // the WAL is the source of truth
 		WriteBuffer:        16 << 20,
 		BlockCacheCapacity: 32 << 20,
+		// A key's first write and a quorum's version query look up keys
+		// the state does not hold: a Bloom filter per table (10 bits a
+		// key, about 1% false positives) keeps those from reading blocks.
+		Filter: filter.NewBloomFilter(10),
 	}
 	db, err := leveldb.OpenFile(path, o)
 	if lverrors.IsCorrupted(err) {
