@@ -34,19 +34,6 @@ func openAt(tb testing.TB, dir string, pos Position) *Follower {
 	return f
 }
 
-// followAll returns the records f returns until an error, and that error.
-func followAll(tb testing.TB, f *Follower) ([]Record, error) {
-	tb.Helper()
-	var got []Record
-	for {
-		var rec Record
-		if err := f.Next(&rec); err != nil {
-			return got, err
-		}
-		got = append(got, rec)
-	}
-}
-
 // errKind names the kind of a Follower's error, for comparisons.
 func errKind(err error) string {
 	var ce *CorruptError
@@ -121,7 +108,7 @@ func TestFollowerEnds(t *testing.T) {
 			writeLogs(t, dir, logs)
 			f := openAt(t, dir, tt.start)
 			f.MaxRecord = 4096
-			got, err := followAll(t, f)
+			got, err := readAll(t, f)
 			if errKind(err) != tt.err || f.Position() != tt.pos {
 				t.Fatalf("stopped with %v at %v, want %s at %v", err, f.Position(), tt.err, tt.pos)
 			}
@@ -183,7 +170,7 @@ func TestFollowerWriter(t *testing.T) {
 	f := openAt(t, dir, Position{1, 0})
 	expect := func(want []Record, wantErr error, pos Position) {
 		t.Helper()
-		got, err := followAll(t, f)
+		got, err := readAll(t, f)
 		if err != wantErr || f.Position() != pos {
 			t.Fatalf("stopped with %v at %v, want %v at %v", err, f.Position(), wantErr, pos)
 		}
@@ -354,7 +341,7 @@ func TestFollowerGenerationGone(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := followAll(t, f)
+	got, err := readAll(t, f)
 	want := Position{1, offs[3]}
 	if !errors.Is(err, ErrGenerationGone) || f.Position() != want {
 		t.Fatalf("stopped with %v at %v, want ErrGenerationGone at %v", err, f.Position(), want)
@@ -375,7 +362,7 @@ func TestFollowerGenerationGone(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, LogName(1))); err != nil {
 		t.Fatal(err)
 	}
-	got, err = followAll(t, f)
+	got, err = readAll(t, f)
 	if !errors.Is(err, ErrGenerationGone) || f.Position() != (Position{1, int64(len(log))}) {
 		t.Fatalf("stopped with %v at %v, want ErrGenerationGone at the end of log 1", err, f.Position())
 	}
@@ -394,7 +381,7 @@ func TestFollowerRemovedLogWithNext(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, LogName(1))); err != nil {
 		t.Fatal(err)
 	}
-	got, err := followAll(t, f)
+	got, err := readAll(t, f)
 	if err != ErrNoMore {
 		t.Fatalf("stopped with %v at %v", err, f.Position())
 	}
@@ -411,7 +398,7 @@ func TestFollowerPositionLost(t *testing.T) {
 	path := filepath.Join(t.TempDir(), LogName(1))
 	writeLogs(t, filepath.Dir(path), map[uint64][]byte{1: log[:offs[5]]})
 	f := openAt(t, filepath.Dir(path), Position{1, 0})
-	if got, err := followAll(t, f); err != ErrNoMore || len(got) != 5 {
+	if got, err := readAll(t, f); err != ErrNoMore || len(got) != 5 {
 		t.Fatalf("read %d records, then %v", len(got), err)
 	}
 	other, _ := encodeLog(testRecords(1)) // shorter than the records lost
@@ -454,7 +441,7 @@ func TestFollowerRecordsAreTheCallers(t *testing.T) {
 	dir := t.TempDir()
 	writeLogs(t, dir, map[uint64][]byte{1: log})
 	f := openAt(t, dir, Position{1, 0})
-	got, err := followAll(t, f)
+	got, err := readAll(t, f)
 	if err != ErrNoMore {
 		t.Fatal(err)
 	}
@@ -541,7 +528,7 @@ func BenchmarkFollowerPoll(b *testing.B) {
 	log, _ := encodeLog(testRecords(100))
 	writeLogs(b, dir, map[uint64][]byte{1: append(log, make([]byte, 1<<20)...)})
 	f := openAt(b, dir, Position{1, 0})
-	if _, err := followAll(b, f); err != ErrNoMore {
+	if _, err := readAll(b, f); err != ErrNoMore {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()

@@ -43,9 +43,9 @@ func encodeLog(recs []Record) ([]byte, []int64) {
 	return log, offsets
 }
 
-// readAll reads records from r until an error, which it returns with the
-// records read.
-func readAll(tb testing.TB, r *Reader) ([]Record, error) {
+// readAll reads records from r (a Reader or a Follower) until an error,
+// which it returns with the records read.
+func readAll(tb testing.TB, r interface{ Next(*Record) error }) ([]Record, error) {
 	tb.Helper()
 	var got []Record
 	for {
