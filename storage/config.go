@@ -110,6 +110,9 @@ type Config struct {
 	// Cassandra's max_hint_window); older ones are dropped and
 	// anti-entropy repairs the peer. Default 3h.
 	HintWindow time.Duration
+	// HintReplayInterval is how often hints are offered to peers that
+	// answer again. Default 1s.
+	HintReplayInterval time.Duration
 	// MaxClockSkew: replicated versions more than this ahead of the local
 	// clock are refused, so one bad clock cannot drag every replica's
 	// clock into the future. Default 1m.
@@ -167,6 +170,9 @@ func (c *Config) fillDefaults() {
 	if c.AntiEntropyInterval == 0 {
 		c.AntiEntropyInterval = 10 * time.Second
 	}
+	if c.HintReplayInterval == 0 {
+		c.HintReplayInterval = time.Second
+	}
 	if c.HintWindow == 0 {
 		c.HintWindow = 3 * time.Hour
 	}
@@ -203,7 +209,7 @@ func (c *Config) validate() error {
 		return errors.New("storage: max value must be positive")
 	case c.Consistency != Linearizable && c.Consistency != Quorum:
 		return fmt.Errorf("storage: unknown consistency %d", c.Consistency)
-	case c.QuorumTimeout < 0 || c.PeerRefresh < 0 || c.HintWindow < 0 || c.MaxClockSkew < 0:
+	case c.QuorumTimeout < 0 || c.PeerRefresh < 0 || c.HintWindow < 0 || c.HintReplayInterval < 0 || c.MaxClockSkew < 0:
 		return errors.New("storage: negative duration")
 	}
 	return nil

@@ -72,7 +72,7 @@ func (h *hints) remove(x engine.Hint) {
 
 // replayHints sends hinted keys to their peers once they are reachable.
 func (s *Server) replayHints(ctx context.Context) error {
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(s.cfg.HintReplayInterval)
 	defer t.Stop()
 	for {
 		select {

@@ -112,7 +112,7 @@ func NewRegion(tb testing.TB, n int, opts ...func(*storage.Config)) *Region {
 	for i := range n {
 		cfg := storage.Config{
 			Region: RegionName, Port: -1, AdminPort: -1, DataDir: r.dir, Discovery: r.disc,
-			PeerRefresh: PeerRefresh, QuorumTimeout: QuorumTimeout, AntiEntropyInterval: -1,
+			PeerRefresh: PeerRefresh, QuorumTimeout: QuorumTimeout, AntiEntropyInterval: -1, HintReplayInterval: PeerRefresh,
 		}
 		for _, o := range opts {
 			o(&cfg)
