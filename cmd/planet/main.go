@@ -28,6 +28,7 @@ func main() {
 		Commands: []*cli.Command{
 			discoveryCommand(),
 			storageCommand(),
+			regionsCommand(),
 			devCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main reports errors once, below
