@@ -152,14 +152,18 @@ func (s *Secret) derive(label string) []byte {
 func (s *Secret) APIToken() string { return hex.EncodeToString(s.derive("planet discovery api v1")) }
 
 // RESPPassword is the password of the platform user on RESP servers.
-func (s *Secret) RESPPassword() string { return hex.EncodeToString(s.derive("planet resp platform v1")) }
+func (s *Secret) RESPPassword() string {
+	return hex.EncodeToString(s.derive("planet resp platform v1"))
+}
 
 // GossipKey is the 32-byte key of memberlist's keyring (AES-256-GCM).
 func (s *Secret) GossipKey() []byte { return s.derive("planet gossip v1") }
 
 // Fingerprint names the secret in logs and status without revealing it:
 // 8 hex digits, equal in every region that holds the same secret.
-func (s *Secret) Fingerprint() string { return hex.EncodeToString(s.derive("planet fingerprint v1")[:4]) }
+func (s *Secret) Fingerprint() string {
+	return hex.EncodeToString(s.derive("planet fingerprint v1")[:4])
+}
 
 // Equal reports, in constant time, whether got is want. For comparing a
 // presented password or token with the expected one.
