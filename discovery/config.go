@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"planet/internal/config"
+	"planet/internal/secret"
 )
 
 // Config configures a discovery Server. The zero value of every optional
@@ -52,6 +53,37 @@ type Config struct {
 	// joined again. Default 2s.
 	RejoinInterval time.Duration
 
+	// Secret is the mesh's platform secret. With one, API writes need
+	// Authorization: Bearer Secret.APIToken(), and gossip is encrypted and
+	// authenticated with Secret.GossipKey() (regions with another secret
+	// cannot join). Nil: both are open (planet dev); see the package doc.
+	Secret *secret.Secret
+
+	// DataDir is the root of on-disk state (DATA_DIR): the local
+	// registrations are kept in DataDir/discovery/registrations.json so
+	// that a restarted instance serves them at once (see persist.go).
+	// Empty: nothing is persisted.
+	DataDir string
+	// PersistInterval is how often heartbeats (which only move deadlines)
+	// are written out, coalesced; registrations and deregistrations are
+	// written before they are acknowledged. Default 1s.
+	PersistInterval time.Duration
+
+	// MaxConns caps the TCP connections open on the discovery port, HTTP
+	// and gossip streams together (like Redis's maxclients); a connection
+	// beyond it is closed as soon as it is accepted. Default 10,000.
+	MaxConns int
+	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout bound an
+	// HTTP request's headers, its whole read, the reply's write and an idle
+	// keep-alive connection. Defaults 10s, 30s, 30s and 2 minutes.
+	// Request bodies are bounded separately by api.MaxBodyBytes (64 KiB).
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	// MaxHeaderBytes bounds an HTTP request's headers. Default 64 KiB.
+	MaxHeaderBytes int
+
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock for TTLs and versions. Default time.Now.
@@ -60,6 +92,9 @@ type Config struct {
 
 // DefaultPort is the discovery API and gossip port.
 const DefaultPort = 10200
+
+// DefaultMaxConns is the default cap on connections to the discovery port.
+const DefaultMaxConns = 10_000
 
 // DefaultConfig returns a Config with every default filled in and the
 // required fields empty.
@@ -97,6 +132,27 @@ func (c *Config) fillDefaults() {
 	if c.RejoinInterval == 0 {
 		c.RejoinInterval = 2 * time.Second
 	}
+	if c.PersistInterval == 0 {
+		c.PersistInterval = time.Second
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	if c.ReadHeaderTimeout == 0 {
+		c.ReadHeaderTimeout = 10 * time.Second
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = 30 * time.Second
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 30 * time.Second
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 2 * time.Minute
+	}
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = 64 << 10
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -121,6 +177,14 @@ func (c *Config) validate() error {
 	for _, p := range c.Peers {
 		if _, err := config.ParseHostPort(p); err != nil {
 			return fmt.Errorf("discovery: peer %q: %w", p, err)
+		}
+	}
+	if c.MaxConns < 0 || c.MaxHeaderBytes < 0 {
+		return errors.New("discovery: connection and header limits must not be negative")
+	}
+	for _, d := range []time.Duration{c.PersistInterval, c.ReadHeaderTimeout, c.ReadTimeout, c.WriteTimeout, c.IdleTimeout} {
+		if d < 0 {
+			return errors.New("discovery: intervals and timeouts must not be negative")
 		}
 	}
 	if c.ProbeTimeout >= c.ProbeInterval {

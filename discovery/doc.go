@@ -51,6 +51,54 @@
 // when gossip declares it dead or it leaves; when it returns, the snapshot
 // exchange on rejoin brings them back.
 //
+// # Security
+//
+// With a platform secret (Config.Secret, PLANET_SECRET_FILE; the same file
+// in every region):
+//
+//   - API writes — every method but GET and HEAD, so PUT and DELETE of
+//     registrations and whatever changes state later — need
+//     Authorization: Bearer <secret.APIToken()>. Without it, or with
+//     another token, the reply is 401 with the usual {"error": ...} body
+//     and WWW-Authenticate: Bearer realm="planet", and nothing changes; the
+//     check runs before the body is read.
+//   - Reads stay open: list, list_local, /v1/regions, /health, /metrics.
+//     Applications discover services without credentials of their own
+//     (the same as with DNS), and what they read is no secret: addresses
+//     that anyone on the mesh can connect to anyway. Who can read is
+//     bounded by where discovery listens: loopback, or the WireGuard
+//     interface, which the firewall admits only from the mesh (see
+//     DESIGN.md, Security). A writer, on the other hand, could point every
+//     region's storage or cache at itself, so writes need the token.
+//   - Gossip (packets and streams, the user messages included) is
+//     encrypted and authenticated with memberlist's keyring holding
+//     secret.GossipKey() (AES-256-GCM), and unencrypted gossip is refused
+//     both ways (GossipVerifyIncoming and GossipVerifyOutgoing). A region
+//     with another secret, or none, cannot join: the region that tries
+//     logs one line "cannot join peer P: gossip rejected: <why>; is
+//     PLANET_SECRET_FILE the same in every region?" and lists the peer in
+//     /v1/regions with state "rejected" and that reason in "error"; the
+//     region that refuses logs "gossip from HOST rejected: ..." (at most
+//     once a minute per host). Each region's /v1/regions shows its
+//     secret's fingerprint, for comparison.
+//
+// Without a secret everything is open, as in planet dev; a server that
+// listens on a non-loopback address says so when it starts.
+//
+// Every connection on the port counts against Config.MaxConns (HTTP and
+// gossip streams alike); beyond it new connections are closed at once.
+// HTTP requests are bounded in time (Config.ReadHeaderTimeout and
+// friends), header size (MaxHeaderBytes) and body size (api.MaxBodyBytes).
+//
+// # Persistence
+//
+// With Config.DataDir, the local registrations and their deadlines are kept
+// in DataDir/discovery/registrations.json (format and invariants in
+// persist.go), so a restarted instance serves them at once. A registration
+// or deregistration is written before it is acknowledged (concurrent ones
+// share a write); heartbeats, which only move deadlines, are written at
+// most once per PersistInterval.
+//
 // # Invariants
 //
 //   - list_local never contains another region's instances; list contains

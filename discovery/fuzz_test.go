@@ -2,10 +2,14 @@ package discovery
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"testing"
+	"time"
+
+	"planet/discovery/api"
 )
 
 // FuzzDecodeMessage: no gossip message panics the decoder, and every
@@ -56,6 +60,51 @@ func FuzzAPI(f *testing.F) {
 			t.Fatalf("%s %q: %d %s", req.Method, path, rec.Code, rec.Body)
 		case rec.Code != 200 && s.Registry().Len() > before:
 			t.Fatalf("%s %q: %d but the registry grew", req.Method, path, rec.Code)
+		}
+	})
+}
+
+// FuzzLoadRegistrations: no file panics the loader; an accepted file has
+// only valid, unique, live entries, and writing them out again loads the
+// same entries.
+func FuzzLoadRegistrations(f *testing.F) {
+	const addr = "10.0.0.1:10200"
+	f.Add(encodeRegistrations("sfo", addr, []Entry{
+		{Name: "web", Address: "127.0.0.1:8080", TTL: 15 * time.Second, Version: 3, LastSeen: t0},
+		{Name: "db", Address: "[::1]:5432", TTL: time.Hour, Version: 9, LastSeen: t0.Add(-time.Minute)},
+	}, t0))
+	f.Add(encodeRegistrations("sfo", addr, nil, t0))
+	f.Add([]byte(`{"format":1,"region":"sfo","addr":"10.0.0.1:10200","entries":[{"name":"a","address":"h:1","ttl_ms":1000,"version":1,"expires":"2026-11-21T12:00:00.5+01:00"}]}`))
+	f.Add([]byte("{"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		live, _, err := decodeRegistrations(data, "sfo", addr, t0)
+		if err != nil {
+			if !errors.Is(err, ErrBadRegistrations) {
+				t.Fatalf("error %v does not wrap ErrBadRegistrations", err)
+			}
+			return
+		}
+		seen := map[entryKey]bool{}
+		for _, e := range live {
+			if api.ValidateName(e.Name) != nil || api.ValidateAddress(e.Address) != nil || e.TTL < api.MinTTL ||
+				e.TTL > api.MaxTTL || e.Version == 0 || e.expired(t0) || seen[entryKey{e.Name, e.Address}] {
+				t.Fatalf("accepted a bad entry %+v from %q", e, data)
+			}
+			seen[entryKey{e.Name, e.Address}] = true
+		}
+		again, expired, err := decodeRegistrations(encodeRegistrations("sfo", addr, live, t0), "sfo", addr, t0)
+		if err != nil || expired != 0 || len(again) != len(live) {
+			t.Fatalf("round trip of %+v: %+v, %d expired, %v", live, again, expired, err)
+		}
+		byKey := map[entryKey]Entry{}
+		for _, e := range live {
+			byKey[entryKey{e.Name, e.Address}] = e
+		}
+		for _, e := range again {
+			w := byKey[entryKey{e.Name, e.Address}]
+			if w.TTL != e.TTL || w.Version != e.Version || !w.LastSeen.Equal(e.LastSeen) {
+				t.Fatalf("round trip changed %+v into %+v", w, e)
+			}
 		}
 	})
 }

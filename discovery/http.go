@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"planet/discovery/api"
 	"planet/internal/admin"
@@ -24,7 +24,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
 	})
-	return s.instrument(mux)
+	return s.instrument(s.authorize(mux))
 }
 
 func (s *Server) handleService(w http.ResponseWriter, r *http.Request) {
@@ -88,8 +88,29 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request, name str
 	if changed {
 		s.log.Info("registered", "service", name, "address", address, "ttl", ttl)
 		s.broadcastPut(e, now)
+		s.waitPersisted(r)
+	} else {
+		s.saver.touch()
 	}
 	writeJSON(w, http.StatusOK, s.localInstance(e))
+}
+
+// persistWait bounds how long a reply waits for the registrations file:
+// a stalled disk delays acknowledgements, it does not stop them.
+const persistWait = 5 * time.Second
+
+// waitPersisted waits until the registrations file holds the change just
+// made (concurrent changes share one write), so that an acknowledged
+// registration or deregistration survives a crash. A failed write is
+// logged and counted by the saver; the request succeeds anyway.
+func (s *Server) waitPersisted(r *http.Request) {
+	t := time.NewTimer(persistWait)
+	defer t.Stop()
+	select {
+	case <-s.saver.saveSoon():
+	case <-r.Context().Done():
+	case <-t.C:
+	}
 }
 
 func (s *Server) handleDeregister(w http.ResponseWriter, r *http.Request, name string) {
@@ -106,6 +127,7 @@ func (s *Server) handleDeregister(w http.ResponseWriter, r *http.Request, name s
 	}
 	s.log.Info("deregistered", "service", name, "address", address)
 	s.broadcastDelete(e, now)
+	s.waitPersisted(r)
 	writeJSON(w, http.StatusOK, s.localInstance(e))
 }
 
@@ -119,7 +141,7 @@ func (s *Server) handleRegions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) health() (any, error) {
-	regions := s.Regions()
+	regions := s.members()
 	alive := 0
 	for _, r := range regions {
 		if r.State == "alive" {
@@ -158,16 +180,53 @@ func (s *Server) localInstance(e Entry) api.Instance {
 	return api.Instance{Name: e.Name, Address: e.Address, Region: s.cfg.Region, Local: true, LastSeen: e.LastSeen.UTC()}
 }
 
-// Regions returns this region and every region gossip knows, sorted by
+// Regions returns this region, every region gossip knows, sorted by name,
+// and then every configured peer that is not one of them (with Peer set
+// and Name empty: it never joined), in configuration order. A region or
+// peer whose last join failed carries the reason in Error; this region
+// carries its secret's fingerprint.
+func (s *Server) Regions() []api.Region {
+	out := s.members()
+	out[0].SecretFingerprint = s.fingerprint()
+	at := make(map[string]int, len(out))
+	for i, r := range out {
+		at[r.Address] = i
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.cfg.Peers {
+		st := s.peers[p]
+		if st.addr == out[0].Address {
+			continue // ourselves
+		}
+		if i, ok := at[st.addr]; ok && st.addr != "" {
+			if out[i].State != "alive" && st.state != "joined" {
+				out[i].Peer, out[i].Error = p, st.err
+			}
+			continue
+		}
+		if st.state == "joined" {
+			continue // a member that advertises another address than we dialled
+		}
+		addr := st.addr
+		if addr == "" {
+			addr = p
+		}
+		out = append(out, api.Region{Address: addr, Peer: p, State: st.state, Error: st.err, Since: st.since.UTC()})
+	}
+	return out
+}
+
+// members returns this region and every region gossip knows, sorted by
 // name. An alive region that has not answered a probe or sent anything for
 // suspectAfterLocked is reported suspect, since the moment its silence
 // passed that: memberlist does not report its own suspicion through events,
 // and this is what it would be acting on. This region is alive since Run
 // started gossip.
-func (s *Server) Regions() []api.Region {
+func (s *Server) members() []api.Region {
 	now := s.cfg.Now()
 	s.mu.Lock()
-	out := []api.Region{{Name: s.cfg.Region, Address: net.JoinHostPort(s.cfg.WGIP.String(), strconv.Itoa(s.port)),
+	out := []api.Region{{Name: s.cfg.Region, Address: s.advertiseAddr(),
 		State: "alive", Local: true, Since: s.since.UTC()}}
 	suspectAfter := s.suspectAfterLocked()
 	for name, r := range s.regions {

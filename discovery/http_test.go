@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,9 +15,17 @@ import (
 	pt "planet/internal/planettest"
 )
 
-// startServer runs a one-region Server on a free loopback port until the
-// test ends.
+// startServer runs a one-region Server on a loopback port (a free one
+// unless cfg.Port is set) until the test ends.
 func startServer(t testing.TB, cfg Config) *Server {
+	t.Helper()
+	s, _ := startStoppableServer(t, cfg)
+	return s
+}
+
+// startStoppableServer is startServer that also returns a function that
+// stops the server (at most once; the test's end calls it too).
+func startStoppableServer(t testing.TB, cfg Config) (*Server, func()) {
 	t.Helper()
 	if cfg.Region == "" {
 		cfg.Region = "sfo"
@@ -24,7 +33,9 @@ func startServer(t testing.TB, cfg Config) *Server {
 	if cfg.WGIP == nil {
 		cfg.WGIP = net.ParseIP("127.0.0.1")
 	}
-	cfg.Port = -1
+	if cfg.Port == 0 {
+		cfg.Port = -1
+	}
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -32,14 +43,18 @@ func startServer(t testing.TB, cfg Config) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("server did not stop within 10s")
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Error("server did not stop within 10s")
+			}
+		})
+	}
+	t.Cleanup(stop)
 	pt.WaitFor(t, 5*time.Second, "server answers /health", func() bool {
 		resp, err := http.Get("http://" + s.Addr() + "/health")
 		if err != nil {
@@ -48,7 +63,7 @@ func startServer(t testing.TB, cfg Config) *Server {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	return s
+	return s, stop
 }
 
 func do(t testing.TB, method, url, body string) (int, string) {

@@ -7,8 +7,15 @@ import (
 )
 
 // memberlistLogWriter turns memberlist's "[LEVEL] memberlist: msg" lines
-// into slog records at the matching level.
-type memberlistLogWriter struct{ log *slog.Logger }
+// into slog records at the matching level. Lines that report gossip
+// refused for want of the right key (see gossipRejection) go to rejected
+// instead, when it is set, with the sender's "host:port" if the line has
+// one. (Debug lines are left alone: memberlist repeats our own failed joins
+// at debug level, and Server.joined reports those.)
+type memberlistLogWriter struct {
+	log      *slog.Logger
+	rejected func(from, reason string)
+}
 
 func (w memberlistLogWriter) Write(p []byte) (int, error) {
 	line := bytes.TrimSpace(p)
@@ -23,8 +30,26 @@ func (w memberlistLogWriter) Write(p []byte) (int, error) {
 		}
 	}
 	line = bytes.TrimPrefix(line, []byte("memberlist: "))
+	if reason := gossipRejection(string(line)); reason != "" && w.rejected != nil && level > slog.LevelDebug {
+		w.log.Debug(string(line))
+		w.rejected(fromAddr(line), reason)
+		return len(p), nil
+	}
 	w.log.Log(context.Background(), level, string(line))
 	return len(p), nil
+}
+
+// fromAddr returns the value of memberlist's "from=host:port" in line, or
+// "".
+func fromAddr(line []byte) string {
+	_, after, ok := bytes.Cut(line, []byte("from="))
+	if !ok {
+		return ""
+	}
+	if i := bytes.IndexByte(after, ' '); i >= 0 {
+		after = after[:i]
+	}
+	return string(after)
 }
 
 // slogWriter logs each write as one record at a fixed level (for

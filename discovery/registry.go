@@ -80,6 +80,34 @@ func (r *Registry) Put(name, address string, ttl time.Duration, now time.Time) (
 	return e, changed, nil
 }
 
+// Restore adds entries as they are (version and last heartbeat kept), for
+// a restart: it skips instances already registered and stops at capacity,
+// and returns how many it added. Later versions stay above the restored
+// ones.
+func (r *Registry) Restore(entries []Entry) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, e := range entries {
+		if _, ok := r.entries[e.Name][e.Address]; ok {
+			continue
+		}
+		if r.count >= r.maxEntries {
+			break
+		}
+		byAddr := r.entries[e.Name]
+		if byAddr == nil {
+			byAddr = make(map[string]Entry)
+			r.entries[e.Name] = byAddr
+		}
+		byAddr[e.Address] = e
+		r.count++
+		r.version = max(r.version, e.Version)
+		n++
+	}
+	return n
+}
+
 // Delete removes an instance. It returns the removed entry with the version
 // of the deletion, and false if there was no such instance.
 func (r *Registry) Delete(name, address string, now time.Time) (Entry, bool) {

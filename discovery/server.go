@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +26,9 @@ type Server struct {
 	log      *slog.Logger
 	registry *Registry
 	metrics  *serverMetrics
+	saver    *saver       // nil without a DataDir
+	limit    *connLimiter // connections on the discovery port
+	logLimit *logLimiter  // repeated warnings (401s, rejected gossip, the connection cap)
 
 	tcp       []net.Listener // the API/gossip listeners; the first is BindHost
 	udp       *net.UDPConn
@@ -40,6 +44,15 @@ type Server struct {
 	fed       *federation            // guarded by mu
 	regions   map[string]regionState // guarded by mu; other regions, from gossip events
 	syncAsked map[string]time.Time   // guarded by mu; last sync request per region
+	peers     map[string]peerStatus  // guarded by mu; by configured peer, the last attempt to join it
+}
+
+// peerStatus is the outcome of the last attempt to join a configured peer.
+type peerStatus struct {
+	addr  string    // the peer resolved to "ip:port" ("" if it does not resolve)
+	state string    // joining (not tried yet), joined, unreachable or rejected (gossip authentication)
+	err   string    // why the last attempt failed
+	since time.Time // when state was entered
 }
 
 // regionState is another region's gossip state, copied from memberlist's
@@ -81,10 +94,24 @@ func New(cfg Config) (*Server, error) {
 		fed:       newFederation(3 * cfg.PushPullInterval),
 		regions:   make(map[string]regionState),
 		syncAsked: make(map[string]time.Time),
+		peers:     make(map[string]peerStatus),
+		logLimit:  newLogLimiter(time.Minute),
+	}
+	for _, p := range cfg.Peers {
+		s.peers[p] = peerStatus{state: "joining", since: s.since}
 	}
 	s.metrics = newServerMetrics(s)
+	s.limit = &connLimiter{max: int64(cfg.MaxConns), rejected: s.connRejected}
 	if err := s.listen(); err != nil {
 		return nil, err
+	}
+	if cfg.DataDir != "" {
+		path := RegistrationsPath(cfg.DataDir)
+		s.restoreRegistrations(path, s.advertiseAddr())
+		s.saver = newSaver(path, cfg.PersistInterval, func() []byte {
+			entries, _ := s.registry.Snapshot()
+			return encodeRegistrations(cfg.Region, s.advertiseAddr(), entries, s.cfg.Now())
+		}, s.log, func(result string) { s.metrics.persistWrites.Inc(result) })
 	}
 	if bind := net.ParseIP(cfg.BindHost); !bind.IsUnspecified() && !bind.Equal(cfg.WGIP) {
 		s.log.Warn("gossip is advertised on the WireGuard IP but does not listen there: other regions cannot reach this one",
@@ -133,6 +160,20 @@ func (s *Server) closeListeners() {
 	s.udp.Close()
 }
 
+// advertiseAddr is where other regions reach this one: WGIP and the port.
+func (s *Server) advertiseAddr() string {
+	return net.JoinHostPort(s.cfg.WGIP.String(), strconv.Itoa(s.port))
+}
+
+// connRejected counts a connection closed at the cap and says so, at most
+// once a minute.
+func (s *Server) connRejected() {
+	s.metrics.connsRejected.Inc()
+	if s.logLimit.allow("maxconns", s.cfg.Now()) {
+		s.log.Warn("connection limit reached; closing new connections", "max_conns", s.cfg.MaxConns)
+	}
+}
+
 // Addr returns the API address ("host:port") on BindHost.
 func (s *Server) Addr() string { return s.tcp[0].Addr().String() }
 
@@ -149,12 +190,16 @@ func (s *Server) Run(ctx context.Context) error {
 	defer wg.Wait()
 	defer s.httpLn.Close()
 	for _, ln := range s.tcp {
-		mux := &portMux{ln: ln, http: s.httpLn, streams: s.transport.deliverStream, log: s.log}
+		mux := &portMux{ln: ln, http: s.httpLn, streams: s.transport.deliverStream, limit: s.limit, log: s.log}
 		wg.Go(mux.serve)
 	}
 	defer s.closeListeners()
 
-	ml, err := memberlist.Create(s.memberlistConfig())
+	mc, err := s.memberlistConfig()
+	var ml *memberlist.Memberlist
+	if err == nil {
+		ml, err = memberlist.Create(mc)
+	}
 	if err != nil {
 		s.transport.Shutdown()
 		return fmt.Errorf("discovery: starting gossip: %w", err)
@@ -163,19 +208,28 @@ func (s *Server) Run(ctx context.Context) error {
 	s.mu.Lock()
 	s.since = s.cfg.Now()
 	s.mu.Unlock()
-	s.log.Info("discovery started", "addr", s.Addr(),
-		"advertise", net.JoinHostPort(s.cfg.WGIP.String(), strconv.Itoa(s.port)), "peers", s.cfg.Peers)
+	s.log.Info("discovery started", "addr", s.Addr(), "advertise", s.advertiseAddr(), "peers", s.cfg.Peers,
+		"secret_fingerprint", s.fingerprint(), "data_dir", s.cfg.DataDir)
+	if bind := net.ParseIP(s.cfg.BindHost); s.cfg.Secret == nil && !bind.IsLoopback() {
+		s.log.Warn(fmt.Sprintf("no PLANET_SECRET_FILE: discovery's API writes and gossip are open to anyone who reaches %s",
+			net.JoinHostPort(s.cfg.BindHost, strconv.Itoa(s.port))))
+	}
 
 	httpSrv := &http.Server{
 		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
 		ErrorLog:          log.New(slogWriter{s.log, slog.LevelDebug}, "", 0),
 	}
 	loopCtx, stopLoops := context.WithCancel(context.Background())
+	saverCtx, stopSaver := context.WithCancel(context.Background())
+	defer stopSaver()
+	if s.saver != nil {
+		wg.Go(func() { s.saver.run(saverCtx) })
+	}
 	wg.Go(func() { httpSrv.Serve(s.httpLn) })
 	wg.Go(func() { s.maintain(loopCtx) })
 	wg.Go(func() { s.rejoin(loopCtx) })
@@ -192,12 +246,13 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancel()
 	httpSrv.Shutdown(shutdownCtx)
 	s.httpLn.Close()
+	stopSaver() // after the API: the last write has every change
 	ml.Shutdown()
 	s.closeListeners()
 	return nil
 }
 
-func (s *Server) memberlistConfig() *memberlist.Config {
+func (s *Server) memberlistConfig() (*memberlist.Config, error) {
 	mc := memberlist.DefaultWANConfig()
 	mc.Name = s.cfg.Region
 	mc.Transport = s.transport
@@ -214,11 +269,19 @@ func (s *Server) memberlistConfig() *memberlist.Config {
 	mc.SuspicionMaxTimeoutMult = 2
 	mc.TCPTimeout = 10 * time.Second
 	mc.DeadNodeReclaimTime = 10 * time.Second // a region may come back on a new address
-	mc.Logger = log.New(memberlistLogWriter{s.log.With("component", "memberlist")}, "", 0)
+	mc.Logger = log.New(memberlistLogWriter{log: s.log.With("component", "memberlist"), rejected: s.rejectedGossip}, "", 0)
+	if s.cfg.Secret != nil {
+		kr, err := memberlist.NewKeyring(nil, s.cfg.Secret.GossipKey())
+		if err != nil {
+			return nil, err
+		}
+		mc.Keyring = kr
+		mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
+	}
 	d := &delegate{s}
 	mc.Delegate, mc.Events, mc.Conflict = d, d, d
 	s.queue = &memberlist.TransmitLimitedQueue{NumNodes: s.numMembers, RetransmitMult: 3}
-	return mc
+	return mc, nil
 }
 
 // numMembers counts the alive regions, ourselves included, for the
@@ -263,6 +326,7 @@ func (s *Server) maintain(ctx context.Context) {
 			for _, e := range s.registry.Expire(now) {
 				s.log.Info("registration expired", "service", e.Name, "address", e.Address, "ttl", e.TTL)
 				s.broadcastDelete(e, now)
+				s.saver.touch()
 			}
 			s.mu.Lock()
 			n := s.fed.expire(now, tombstoneTTL)
@@ -276,9 +340,10 @@ func (s *Server) maintain(ctx context.Context) {
 	}
 }
 
-// rejoin joins every configured peer that is not an alive member, so that
-// regions can start in any order and find each other again after a
-// partition that outlasted memberlist's gossip to the dead.
+// rejoin joins every configured peer that is not an alive member, one at
+// a time so that each failure is its own, so that regions can start in any
+// order and find each other again after a partition that outlasted
+// memberlist's gossip to the dead.
 func (s *Server) rejoin(ctx context.Context) {
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -288,38 +353,93 @@ func (s *Server) rejoin(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if missing := s.missingPeers(); len(missing) > 0 {
-			n, err := s.ml.Join(missing)
-			if err != nil {
-				s.log.Debug("joining peers failed; will retry", "peers", missing, "joined", n, "err", err)
-			} else {
-				s.log.Info("joined peers", "peers", missing)
+		for _, p := range s.missingPeers() {
+			if ctx.Err() != nil {
+				return
 			}
+			_, err := s.ml.Join([]string{p})
+			s.joined(p, err)
 		}
 		t.Reset(s.cfg.RejoinInterval)
 	}
 }
 
-// missingPeers returns the configured peers that no alive member runs at.
-func (s *Server) missingPeers() []string {
-	alive := make(map[string]bool)
+// joined records the outcome of joining peer, and logs what changed: a
+// gossip rejection once, as one line that says what to check; other
+// failures (a peer down) at debug level, as they are expected while
+// regions start.
+func (s *Server) joined(peer string, err error) {
+	now := s.cfg.Now()
+	st := peerStatus{state: "joined"}
+	if err != nil {
+		st.state, st.err = "unreachable", joinError(err)
+		if reason := gossipRejection(st.err); reason != "" {
+			st.state, st.err = "rejected", "gossip rejected: "+reason+"; "+secretHint
+		}
+	}
 	s.mu.Lock()
+	old := s.peers[peer]
+	st.addr, st.since = old.addr, old.since
+	if st.state != old.state {
+		st.since = now
+	}
+	s.peers[peer] = st
+	s.mu.Unlock()
+	switch {
+	case st.state == "rejected":
+		s.metrics.gossipRejected.Inc("join")
+		if old.state != "rejected" {
+			s.log.Warn(fmt.Sprintf("cannot join peer %s: %s", peer, st.err),
+				"secret_fingerprint", s.fingerprint(), "detail", joinError(err))
+		}
+	case err != nil:
+		s.log.Debug("joining peers failed; will retry", "peer", peer, "err", joinError(err))
+	default:
+		s.log.Info("joined peer", "peer", peer)
+	}
+}
+
+// joinError flattens memberlist's multi-error ("1 error occurred:\n\t*
+// failed to join ...") into one line.
+func joinError(err error) string {
+	var parts []string
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if line = strings.TrimSpace(line); strings.HasPrefix(line, "* ") {
+			parts = append(parts, strings.TrimPrefix(line, "* "))
+		}
+	}
+	if len(parts) == 0 {
+		return strings.TrimSpace(err.Error())
+	}
+	return strings.Join(parts, "; ")
+}
+
+// missingPeers returns the configured peers that no alive member runs at,
+// and notes the address each resolves to.
+func (s *Server) missingPeers() []string {
+	resolved := make(map[string]string, len(s.cfg.Peers))
+	for _, p := range s.cfg.Peers {
+		if addr, err := net.ResolveTCPAddr("tcp", p); err == nil {
+			resolved[p] = addr.String()
+		}
+	}
+	self := s.advertiseAddr()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	alive := make(map[string]bool)
 	for _, r := range s.regions {
 		if r.state == "alive" {
 			alive[r.addr()] = true
 		}
 	}
-	s.mu.Unlock()
-	self := net.JoinHostPort(s.cfg.WGIP.String(), strconv.Itoa(s.port))
 	var missing []string
 	for _, p := range s.cfg.Peers {
-		addr, err := net.ResolveTCPAddr("tcp", p)
-		if err != nil {
-			missing = append(missing, p) // Join reports the resolution error
-			continue
-		}
-		if a := addr.String(); a != self && !alive[a] {
-			missing = append(missing, p)
+		a, ok := resolved[p]
+		st := s.peers[p]
+		st.addr = a
+		s.peers[p] = st
+		if !ok || (a != self && !alive[a]) {
+			missing = append(missing, p) // Join reports a resolution error
 		}
 	}
 	return missing

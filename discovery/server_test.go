@@ -179,7 +179,7 @@ func TestRegionStates(t *testing.T) {
 
 func TestMemberlistLogLevels(t *testing.T) {
 	var buf bytes.Buffer
-	w := memberlistLogWriter{slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	w := memberlistLogWriter{log: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	for _, line := range []string{"[DEBUG] memberlist: a", "[WARN] memberlist: b", "[ERR] memberlist: c", "plain"} {
 		w.Write([]byte(line + "\n"))
 	}

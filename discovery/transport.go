@@ -157,6 +157,7 @@ type portMux struct {
 	ln      net.Listener
 	http    *chanListener
 	streams func(net.Conn)
+	limit   *connLimiter
 	log     *slog.Logger
 }
 
@@ -172,6 +173,9 @@ func (m *portMux) serve() {
 			}
 			m.log.Warn("accept failed", "err", err)
 			time.Sleep(50 * time.Millisecond) // back off on e.g. EMFILE
+			continue
+		}
+		if c = m.limit.admit(c); c == nil {
 			continue
 		}
 		wg.Add(1)

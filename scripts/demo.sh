@@ -54,7 +54,10 @@ not_listed() { "$BIN" discovery list "$2" --addr "$1" >"$WORK/out" 2>/dev/null &
 all_alive()  { [ "$("$BIN" discovery regions --json --addr "$1" 2>/dev/null | grep -c '"state": "alive"')" = 3 ]; }
 
 step "Start the three-region platform: planet dev (sfo 127.0.1.1, nyc 127.0.1.2, ams 127.0.1.3)"
-"$BIN" dev --control "$CONTROL" >"$LOG" 2>&1 &
+# planet dev generates the mesh's platform secret under its data directory;
+# the CLI reads it from PLANET_SECRET_FILE, as services do from region.env.
+export PLANET_SECRET_FILE=$WORK/data/secret
+"$BIN" dev --control "$CONTROL" --data-dir "$WORK/data" >"$LOG" 2>&1 &
 DEV=$!
 for r in $SFO $NYC $AMS; do
 	wait_until 20 "discovery at $r sees all three regions alive" all_alive "$r"
@@ -115,6 +118,30 @@ for r in $S1 $S2; do
 	ok "GET greeting via $r: $got"
 done
 "$BIN" storage get greeting --local --addr $S2 | sed 's/^/        10602 holds: /'
+
+# resp HOST PORT COMMAND...: one RESP command over bash's /dev/tcp (no
+# redis-cli needed); prints the first reply line.
+resp() {
+	local host=$1 port=$2 line
+	shift 2
+	exec 3<>"/dev/tcp/$host/$port" || return 1
+	printf '*%d\r\n' $# >&3
+	for a in "$@"; do printf '$%d\r\n%s\r\n' ${#a} "$a" >&3; done
+	IFS= read -r line <&3
+	exec 3<&- 3>&-
+	printf '%s\n' "${line%$'\r'}"
+}
+
+step "Security: the platform's own traffic needs the mesh's secret"
+if out=$(PLANET_SECRET_FILE= "$BIN" discovery register rogue 127.0.0.1:6666 --addr $SFO 2>&1); then
+	fail "a registration without the secret was accepted: $out"
+fi
+ok "register without PLANET_SECRET_FILE refused: $out"
+got=$(resp 127.0.1.1 10600 REPL.PUT greeting forged 99999999999999.0.sfo-1) || fail "RESP to $S0"
+case $got in -NOPERM*) ok "REPL.PUT from an unauthenticated client: $got" ;; *) fail "REPL.PUT answered: $got" ;; esac
+got=$("$BIN" storage get greeting --addr $S1) || fail "storage get"
+[ "$got" = "hello from sfo" ] || fail "GET greeting after the refused REPL.PUT: '$got'"
+ok "GET greeting: $got (unchanged)"
 
 step "Kill one sfo replica (SIGKILL 10602): writes with W=2 still succeed"
 "$BIN" dev kill sfo storage-10602 | sed 's/^/        /' || fail "planet dev kill"

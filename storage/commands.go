@@ -21,7 +21,11 @@ import (
 // goroutine. Quorum reads and writes and replicated writes are Async: a
 // pipeline of them starts at once and shares one fsync.
 func (s *Server) newMux() (*resp.Mux, error) {
-	m, err := resp.NewMux(resp.MuxConfig{Service: "storage", Settings: s.settings(), Info: s.infoSections()})
+	mc := resp.MuxConfig{Service: "storage", Settings: s.settings(), Info: s.infoSections(), Password: s.cfg.Password}
+	if s.cfg.Secret != nil {
+		mc.PlatformPassword = s.cfg.Secret.RESPPassword()
+	}
+	m, err := resp.NewMux(mc)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"planet/discovery/api"
 	"planet/discovery/client"
+	"planet/internal/secret"
 	"planet/storage/engine"
 	"planet/storage/wal"
 )
@@ -24,7 +25,28 @@ const (
 	DefaultMaxValue      = 16 << 20
 	MaxKey               = 64 << 10
 	DefaultQuorumTimeout = 2 * time.Second
+
+	// LargeValue is the size from which a write's quorum deadline grows
+	// with the value (see largeWriteTimeout).
+	LargeValue = 1 << 20
+	// largeValueRate is the transfer rate that the deadline of a large
+	// write allows for, in bytes per second, on top of QuorumTimeout:
+	// every replica must receive, log, fsync and apply the value. A
+	// 16 MiB SET took 0.3-0.8 s on a lone replica, 1.1-1.6 s through a
+	// loaded region of three, and about 7 s with the race detector.
+	largeValueRate = 2 << 20
 )
+
+// largeWriteTimeout is the quorum deadline of writes of LargeValue bytes
+// or more: QuorumTimeout plus the time to move the largest value at
+// largeValueRate (8 s for 16 MiB). The deadline already counts from when
+// the whole command was received; the time goes in logging and applying
+// the value on every replica, so it scales with the size. A longer
+// deadline costs nothing while a quorum answers: it only delays the
+// NOQUORUM of a large write that cannot get one.
+func (c *Config) largeWriteTimeout() time.Duration {
+	return c.QuorumTimeout + time.Duration(int64(c.MaxValue)*int64(time.Second)/largeValueRate)
+}
 
 // Consistency is what a region's quorum reads and writes promise.
 type Consistency int
@@ -125,6 +147,21 @@ type Config struct {
 	PeerConns int
 	// Consistency of quorum reads and writes. Default Linearizable.
 	Consistency Consistency
+	// Secret is the mesh's platform secret: with it, the internal
+	// commands (REPL.*, VVER, MVVER, digests and buckets) run only on a
+	// connection authenticated as the platform (AUTH planet <password>),
+	// and this replica authenticates so to its peers. Nil: open (dev).
+	Secret *secret.Secret
+	// Password is the applications' password (Redis's requirepass): a
+	// connection must AUTH before any command. Empty: none. CONFIG SET
+	// requirepass changes it.
+	Password string
+	// MaxClients caps the RESP connections (Redis's maxclients). Default
+	// 10,000.
+	MaxClients int
+	// IdleTimeout closes RESP connections idle for longer (Redis's
+	// timeout). Default 0: never.
+	IdleTimeout time.Duration
 	// Pprof serves Go's profiles under /debug/pprof/ on the admin port.
 	// Default off.
 	Pprof bool
@@ -209,7 +246,9 @@ func (c *Config) validate() error {
 		return errors.New("storage: max value must be positive")
 	case c.Consistency != Linearizable && c.Consistency != Quorum:
 		return fmt.Errorf("storage: unknown consistency %d", c.Consistency)
-	case c.QuorumTimeout < 0 || c.PeerRefresh < 0 || c.HintWindow < 0 || c.HintReplayInterval < 0 || c.MaxClockSkew < 0:
+	case c.MaxClients < 0:
+		return errors.New("storage: negative MaxClients")
+	case c.QuorumTimeout < 0 || c.IdleTimeout < 0 || c.PeerRefresh < 0 || c.HintWindow < 0 || c.HintReplayInterval < 0 || c.MaxClockSkew < 0:
 		return errors.New("storage: negative duration")
 	}
 	return nil

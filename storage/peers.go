@@ -2,25 +2,49 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"planet/internal/config"
 	"planet/internal/peer"
 )
 
 // peerSet is the region's other replicas, from list_local("storage"). The
-// last known set stays in use while discovery is unreachable.
+// last known set stays in use while discovery is unreachable, and is kept
+// in the replica's directory (peers.json) so that a replica restarted
+// while discovery is unreachable starts with it.
 type peerSet struct {
 	self    string
+	file    string // peers.json; "" keeps nothing
 	mu      sync.RWMutex
 	list    []string // guarded by mu; sorted, without self
 	next    atomic.Uint64
 	clients atomic.Pointer[[]*peer.Client] // a client per peer, in list order
 }
 
-func newPeerSet(self string) *peerSet { return &peerSet{self: self} }
+// peersFile is where the replica with data directory dir keeps its last
+// known peers.
+func peersFile(dir string) string { return filepath.Join(dir, "peers.json") }
+
+// peersRecord is the content of peers.json.
+type peersRecord struct {
+	Peers   []string  `json:"peers"`
+	Updated time.Time `json:"updated"`
+}
+
+// maxPeersFile bounds what load reads.
+const maxPeersFile = 1 << 20
+
+func newPeerSet(self, file string) *peerSet { return &peerSet{self: self, file: file} }
 
 func (p *peerSet) addrs() []string {
 	p.mu.RLock()
@@ -44,6 +68,77 @@ func (p *peerSet) set(addrs []string) bool {
 	}
 	p.list = list
 	return true
+}
+
+// load sets the peers kept in the file, if any. A missing file is no
+// error; a file that cannot be read or parsed is, and changes nothing.
+func (p *peerSet) load() error {
+	if p.file == "" {
+		return nil
+	}
+	f, err := os.Open(p.file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxPeersFile+1))
+	if err != nil {
+		return err
+	}
+	if len(data) > maxPeersFile {
+		return fmt.Errorf("%s: larger than %d bytes", p.file, maxPeersFile)
+	}
+	var rec peersRecord
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return fmt.Errorf("%s: %w", p.file, err)
+	}
+	for _, a := range rec.Peers {
+		if _, err := config.ParseHostPort(a); err != nil {
+			return fmt.Errorf("%s: peer %q: %v", p.file, a, err)
+		}
+	}
+	p.set(rec.Peers)
+	return nil
+}
+
+// save writes the peers to the file atomically (temporary file, fsync,
+// rename, fsync of the directory).
+func (p *peerSet) save(now time.Time) error {
+	if p.file == "" {
+		return nil
+	}
+	data, err := json.Marshal(peersRecord{Peers: p.addrs(), Updated: now.UTC()})
+	if err != nil {
+		return err
+	}
+	tmp := p.file + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(append(data, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, p.file)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	d, err := os.Open(filepath.Dir(p.file))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // start returns a rotating position, so that reads spread over the peers.
@@ -78,14 +173,22 @@ func (s *Server) refreshPeersOnce(ctx context.Context) {
 	}
 	if s.peers.set(addrs) {
 		list := s.peers.addrs()
-		s.pool.Retain(list)
-		clients := make([]*peer.Client, len(list))
-		for i, a := range list {
-			clients[i] = s.pool.Get(a)
-		}
-		s.peers.clients.Store(&clients)
+		s.usePeers(list)
 		s.log.Info("storage: replicas changed", "peers", list)
+		if err := s.peers.save(s.cfg.Now()); err != nil {
+			s.log.Warn("storage: keeping the replicas on disk failed", "err", err)
+		}
 	}
+}
+
+// usePeers points the replica's clients at list.
+func (s *Server) usePeers(list []string) {
+	s.pool.Retain(list)
+	clients := make([]*peer.Client, len(list))
+	for i, a := range list {
+		clients[i] = s.pool.Get(a)
+	}
+	s.peers.clients.Store(&clients)
 }
 
 // clients returns a client per peer (shared: do not modify) and a rotating

@@ -73,7 +73,11 @@ func (s *Server) replicateWrite(m engine.Mutation, done func(wasLive bool, err e
 // startWrite sends m to peers and, if local, to the local engine, feeding
 // their outcomes to q.
 func (s *Server) startWrite(q *quorumWrite, m engine.Mutation, peers []*peer.Client, local bool) {
-	s.writeDeadlines.Add(q, &q.deadline)
+	q.ring = s.writeDeadlines
+	if len(m.Value) >= LargeValue {
+		q.ring = s.largeWriteDeadlines
+	}
+	q.ring.Add(q, &q.deadline)
 	args := replArgs(m, true)
 	for _, p := range peers {
 		s.replicate(p, m.Key, args, q)
@@ -93,8 +97,9 @@ func (s *Server) startWrite(q *quorumWrite, m engine.Mutation, peers []*peer.Cli
 // write-back): the outcomes so far.
 type quorumWrite struct {
 	s        *Server
-	op       quorum.Op // Write, or Read for a read's write-back
-	deadline uint64    // in s.writeDeadlines
+	op       quorum.Op         // Write, or Read for a read's write-back
+	ring     *quorum.Deadlines // writeDeadlines, or largeWriteDeadlines
+	deadline uint64            // in ring
 	done     func(wasLive bool, err error)
 
 	mu       sync.Mutex
@@ -136,7 +141,7 @@ func (q *quorumWrite) finishLocked() {
 	q.finished = true
 	t, wasLive := q.t, q.wasLive
 	q.mu.Unlock()
-	q.s.writeDeadlines.Drop(q.deadline)
+	q.ring.Drop(q.deadline)
 	if t.Result() != quorum.Won {
 		q.s.metrics.quorumFailures.Inc(string(q.op))
 		q.done(false, &quorum.Error{Op: q.op, Acks: t.Acks(), Need: t.Need(), Known: t.Total()})

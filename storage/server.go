@@ -13,10 +13,12 @@ import (
 
 	"planet/discovery/client"
 	"planet/internal/admin"
+	"planet/internal/config"
 	"planet/internal/hlc"
 	"planet/internal/peer"
 	"planet/internal/quorum"
 	"planet/internal/resp"
+	"planet/internal/secret"
 	"planet/storage/engine"
 )
 
@@ -40,7 +42,10 @@ type Server struct {
 	started time.Time
 
 	writeDeadlines *quorum.Deadlines // QuorumTimeout of quorum writes
-	readDeadlines  *quorum.Deadlines // speculative retries of quorum reads
+	// largeWriteDeadlines: the longer deadline of writes of LargeValue
+	// bytes or more (Config.largeWriteTimeout).
+	largeWriteDeadlines *quorum.Deadlines
+	readDeadlines       *quorum.Deadlines // speculative retries of quorum reads
 }
 
 // New validates cfg, binds the RESP and admin ports and opens (recovering)
@@ -51,7 +56,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, started: cfg.Now(),
-		writeDeadlines: quorum.NewDeadlines(cfg.QuorumTimeout), readDeadlines: quorum.NewDeadlines(speculativeRead)}
+		writeDeadlines:      quorum.NewDeadlines(cfg.QuorumTimeout),
+		largeWriteDeadlines: quorum.NewDeadlines(cfg.largeWriteTimeout()),
+		readDeadlines:       quorum.NewDeadlines(speculativeRead)}
 	port := max(cfg.Port, 0)
 	mux, err := s.newMux()
 	if err != nil {
@@ -59,9 +66,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.mux = mux
 	ln, err := resp.Listen(resp.Config{
-		Addr:    hostPort(cfg.BindHost, port),
-		MaxBulk: cfg.MaxValue + MaxKey + 1024,
-		Logger:  cfg.Logger,
+		Addr:        hostPort(cfg.BindHost, port),
+		MaxBulk:     cfg.MaxValue + MaxKey + 1024,
+		MaxClients:  cfg.MaxClients,
+		IdleTimeout: cfg.IdleTimeout,
+		Logger:      cfg.Logger,
 	}, mux)
 	if err != nil {
 		return nil, fmt.Errorf("storage: listen: %w", err)
@@ -94,15 +103,30 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.clock.Observe(hlc.Version{Time: s.eng.MaxVersionTime()})
 	if s.disc = cfg.Discovery; s.disc == nil {
-		s.disc, err = client.New(client.Config{Addr: cfg.DiscoveryAddr, TTL: cfg.RegisterTTL, Logger: s.log})
+		s.disc, err = client.New(client.Config{Addr: cfg.DiscoveryAddr, TTL: cfg.RegisterTTL, Secret: cfg.Secret, Logger: s.log})
 	}
 	if err != nil {
 		s.eng.Close()
 		cleanup()
 		return nil, fmt.Errorf("storage: %w", err)
 	}
-	s.pool = peer.NewPool(peer.Config{Conns: cfg.PeerConns, IOTimeout: cfg.QuorumTimeout})
-	s.peers = newPeerSet(s.addr)
+	// A peer that takes longer than the longest quorum deadline to take a
+	// batch or answer it counts as failed.
+	pc := peer.Config{Conns: cfg.PeerConns, IOTimeout: cfg.largeWriteTimeout()}
+	switch {
+	case cfg.Secret != nil:
+		pc.Username, pc.Password = secret.PlatformUser, cfg.Secret.RESPPassword()
+	case cfg.Password != "":
+		pc.Password = cfg.Password // no platform user: peers are applications
+	}
+	s.pool = peer.NewPool(pc)
+	s.peers = newPeerSet(s.addr, peersFile(ec.Dir))
+	if err := s.peers.load(); err != nil {
+		s.log.Warn("storage: the last known replicas could not be read; waiting for discovery", "err", err)
+	} else if list := s.peers.addrs(); len(list) > 0 {
+		s.usePeers(list)
+		s.log.Info("storage: last known replicas, until discovery answers", "peers", list)
+	}
 	if s.hints, err = newHints(s.eng, cfg.Now, s.log, func() { s.metrics.hintsLost.Inc() }); err != nil {
 		s.eng.Close()
 		cleanup()
@@ -140,6 +164,7 @@ func (s *Server) Run(ctx context.Context) error {
 	dctx, stopDeadlines := context.WithCancel(context.Background())
 	var dwg sync.WaitGroup
 	dwg.Go(func() { s.writeDeadlines.Run(dctx) })
+	dwg.Go(func() { s.largeWriteDeadlines.Run(dctx) })
 	dwg.Go(func() { s.readDeadlines.Run(dctx) })
 	defer dwg.Wait()
 	defer stopDeadlines()
@@ -171,6 +196,9 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	if s.cfg.Secret == nil && !config.IsLoopback(s.cfg.BindHost) {
+		s.log.Warn("storage: no PLANET_SECRET_FILE: anyone who reaches " + s.addr + " may send the internal replication commands; set one outside development")
+	}
 	s.log.Info("storage: serving", "addr", s.addr, "admin", s.AdminAddr(), "region", s.cfg.Region,
 		"w", s.cfg.W, "r", s.cfg.R, "consistency", s.cfg.Consistency.String(), "durability", s.cfg.Engine.Durability.String())
 	<-ctx.Done()

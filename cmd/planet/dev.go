@@ -18,6 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"planet/internal/config"
+	"planet/internal/secret"
 	"planet/internal/supervisor"
 )
 
@@ -86,7 +87,11 @@ func devRun(c *cli.Context) error {
 	for i, name := range devRegions {
 		regions = append(regions, devRegion{name, fmt.Sprintf("%s.%d", prefix, i+1)})
 	}
-	specs := devSpecs(self, regions, port, c.String("data-dir"), c.String("log-level"))
+	secretFile, err := devSecret(c.String("data-dir"))
+	if err != nil {
+		return err
+	}
+	specs := devSpecs(self, regions, port, c.String("data-dir"), c.String("log-level"), secretFile)
 	log, err := newLogger(c)
 	if err != nil {
 		return err
@@ -110,7 +115,7 @@ func devRun(c *cli.Context) error {
 }
 
 // devSpecs returns the child processes of every region.
-func devSpecs(self string, regions []devRegion, discoveryPort int, dataDir, logLevel string) []supervisor.Spec {
+func devSpecs(self string, regions []devRegion, discoveryPort int, dataDir, logLevel, secretFile string) []supervisor.Spec {
 	var specs []supervisor.Spec
 	for _, r := range regions {
 		var peers []string
@@ -128,6 +133,7 @@ func devSpecs(self string, regions []devRegion, discoveryPort int, dataDir, logL
 			"DISCOVERY_PORT=" + strconv.Itoa(discoveryPort),
 			"DATA_DIR=" + filepath.Join(dataDir, r.name),
 			"LOG_LEVEL=" + logLevel,
+			secret.Env + "=" + secretFile,
 		}
 		specs = append(specs, supervisor.Spec{
 			Region: r.name, Service: "discovery", Path: self, Args: []string{"discovery", "serve"}, Env: env,
@@ -141,6 +147,26 @@ func devSpecs(self string, regions []devRegion, discoveryPort int, dataDir, logL
 		}
 	}
 	return specs
+}
+
+// devSecret returns the platform secret file of the dev platform,
+// DATA_DIR/secret, generated on the first run and kept (so the platform
+// restarts with its data), and tells where it is.
+func devSecret(dataDir string) (string, error) {
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dataDir, "secret")
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		if err := secret.Generate(path); err != nil {
+			return "", err
+		}
+	}
+	if _, err := secret.Load(path); err != nil {
+		return "", &config.Error{Var: secret.Env, Err: err}
+	}
+	fmt.Printf("planet dev: platform secret %s; for the CLI: export %s=%s\n", path, secret.Env, path)
+	return path, nil
 }
 
 // announce prints where everything is once every region's discovery

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -16,6 +17,7 @@ import (
 	"planet/discovery/api"
 	"planet/discovery/client"
 	"planet/internal/config"
+	"planet/internal/secret"
 )
 
 var (
@@ -37,6 +39,9 @@ func discoveryCommand() *cli.Command {
 					&cli.StringFlag{Name: "bind-host", Value: "127.0.0.1", EnvVars: []string{"BIND_HOST"}, Usage: "address to listen on"},
 					&cli.StringFlag{Name: "peers", EnvVars: []string{"DISCOVERY_PEERS"}, Usage: "other regions' discovery, `host:port,...`"},
 					&cli.StringFlag{Name: "port", Value: "10200", EnvVars: []string{"DISCOVERY_PORT"}, Usage: "API and gossip port"},
+					&cli.StringFlag{Name: "data-dir", Value: "/var/lib/planet", EnvVars: []string{"DATA_DIR"}, Usage: "root of on-disk state (uses discovery/)"},
+					&cli.StringFlag{Name: "secret-file", EnvVars: []string{secret.Env},
+						Usage: "the mesh's platform secret `PATH` (mode 0600): API writes need its token, gossip is encrypted with it; unset: open (dev only)"},
 				},
 				Action: discoveryServe,
 			},
@@ -51,7 +56,7 @@ func discoveryCommand() *cli.Command {
 				Name:      "register",
 				Usage:     "register an instance (once, or --heartbeat until interrupted)",
 				ArgsUsage: "NAME ADDR",
-				Flags: []cli.Flag{addrFlag,
+				Flags: []cli.Flag{addrFlag, secretFileFlag,
 					&cli.StringFlag{Name: "ttl", Value: "15s", EnvVars: []string{"DISCOVERY_TTL"}, Usage: "registration TTL"},
 					&cli.BoolFlag{Name: "heartbeat", Usage: "keep the registration alive until interrupted, then deregister"},
 				},
@@ -61,7 +66,7 @@ func discoveryCommand() *cli.Command {
 				Name:      "deregister",
 				Usage:     "remove an instance",
 				ArgsUsage: "NAME ADDR",
-				Flags:     []cli.Flag{addrFlag},
+				Flags:     []cli.Flag{addrFlag, secretFileFlag},
 				Action:    discoveryDeregister,
 			},
 			{
@@ -94,12 +99,21 @@ func discoveryServe(c *cli.Context) error {
 	if err != nil {
 		return config.Invalid("DISCOVERY_PORT", c.String("port"), err)
 	}
+	dataDir := c.String("data-dir")
+	if dataDir == "" {
+		return config.Invalid("DATA_DIR", "", errors.New("must not be empty"))
+	}
+	sec, err := loadSecret(c)
+	if err != nil {
+		return err
+	}
 	log, err := newLogger(c, "component", "discovery", "region", region)
 	if err != nil {
 		return err
 	}
 	srv, err := discovery.New(discovery.Config{
-		Region: region, WGIP: wgIP, BindHost: c.String("bind-host"), Port: port, Peers: peers, Logger: log,
+		Region: region, WGIP: wgIP, BindHost: c.String("bind-host"), Port: port, Peers: peers,
+		Secret: sec, DataDir: dataDir, Logger: log,
 	})
 	if err != nil {
 		return cli.Exit(err.Error(), 1)
@@ -114,7 +128,11 @@ func newClient(c *cli.Context, ttl time.Duration) (*client.Client, error) {
 	if _, err := config.ParseHostPort(addr); err != nil {
 		return nil, config.Invalid("DISCOVERY_ADDR", addr, err)
 	}
-	return client.New(client.Config{Addr: addr, TTL: ttl, MaxStale: -1})
+	sec, err := loadSecret(c)
+	if err != nil {
+		return nil, err
+	}
+	return client.New(client.Config{Addr: addr, TTL: ttl, MaxStale: -1, Secret: sec})
 }
 
 func discoveryList(c *cli.Context) error {
@@ -195,9 +213,16 @@ func discoveryRegions(c *cli.Context) error {
 		return printJSON(regions)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "REGION\tADDRESS\tSTATE\tLOCAL")
+	fmt.Fprintln(tw, "REGION\tADDRESS\tSTATE\tLOCAL\tNOTE")
 	for _, r := range regions {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\n", r.Name, r.Address, r.State, r.Local)
+		name, note := r.Name, r.Error
+		if name == "" {
+			name = "-"
+		}
+		if r.Local {
+			note = "secret " + r.SecretFingerprint
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", name, r.Address, r.State, r.Local, note)
 	}
 	return tw.Flush()
 }

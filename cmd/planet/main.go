@@ -29,6 +29,7 @@ func main() {
 			discoveryCommand(),
 			storageCommand(),
 			regionsCommand(),
+			secretCommand(),
 			devCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main reports errors once, below

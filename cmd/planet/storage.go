@@ -18,8 +18,12 @@ import (
 	"planet/storage/engine"
 )
 
-var storageAddrFlag = &cli.StringFlag{Name: "addr", Value: "127.0.0.1:10600", EnvVars: []string{"STORAGE_ADDR"},
-	Usage: "any storage replica's `host:port`"}
+var (
+	storageAddrFlag = &cli.StringFlag{Name: "addr", Value: "127.0.0.1:10600", EnvVars: []string{"STORAGE_ADDR"},
+		Usage: "any storage replica's `host:port`"}
+	storagePasswordFlag = &cli.StringFlag{Name: "password", Aliases: []string{"a"}, EnvVars: []string{"STORAGE_PASSWORD"},
+		Usage: "the applications' password (AUTH); empty: none"}
+)
 
 func storageCommand() *cli.Command {
 	return &cli.Command{
@@ -48,24 +52,28 @@ func storageCommand() *cli.Command {
 					&cli.StringFlag{Name: "tombstone-grace", Value: "240h", EnvVars: []string{"STORAGE_TOMBSTONE_GRACE"}, Usage: "how long tombstones are kept"},
 					&cli.StringFlag{Name: "quorum-timeout", Value: "2s", EnvVars: []string{"STORAGE_QUORUM_TIMEOUT"}, Usage: "bound of a quorum write or read"},
 					&cli.StringFlag{Name: "peer-conns", Value: "1", EnvVars: []string{"STORAGE_PEER_CONNS"}, Usage: "pipelined connections to each peer replica"},
+					secretFileFlag,
+					&cli.StringFlag{Name: "password", EnvVars: []string{"STORAGE_PASSWORD"}, Usage: "applications' password (Redis requirepass); empty: none"},
+					&cli.StringFlag{Name: "maxclients", Value: "10000", EnvVars: []string{"STORAGE_MAXCLIENTS"}, Usage: "most client connections (Redis maxclients)"},
+					&cli.StringFlag{Name: "timeout", Value: "0", EnvVars: []string{"STORAGE_TIMEOUT"}, Usage: "close client connections idle this long, a Go duration (Redis timeout); 0: never"},
 					&cli.StringFlag{Name: "anti-entropy-interval", Value: "10s", EnvVars: []string{"STORAGE_ANTI_ENTROPY_INTERVAL"}, Usage: "digest comparison period with each peer"},
 				},
 				Action: storageServe,
 			},
 			{
 				Name: "get", Usage: "read a key (quorum read; --local: this replica's own copy and version)", ArgsUsage: "KEY",
-				Flags: []cli.Flag{storageAddrFlag, jsonFlag,
+				Flags: []cli.Flag{storageAddrFlag, storagePasswordFlag, jsonFlag,
 					&cli.BoolFlag{Name: "local", Usage: "read only the replica at --addr (VGET), with the version; no quorum, no repair"}},
 				Action: storageGet,
 			},
 			{
 				Name: "set", Usage: "write a key (quorum write)", ArgsUsage: "KEY VALUE",
-				Flags:  []cli.Flag{storageAddrFlag},
+				Flags:  []cli.Flag{storageAddrFlag, storagePasswordFlag},
 				Action: storageSet,
 			},
 			{
 				Name: "del", Usage: "delete keys (quorum write)", ArgsUsage: "KEY...",
-				Flags:  []cli.Flag{storageAddrFlag, jsonFlag},
+				Flags:  []cli.Flag{storageAddrFlag, storagePasswordFlag, jsonFlag},
 				Action: storageDel,
 			},
 		},
@@ -158,6 +166,18 @@ func storageConfig(c *cli.Context) (storage.Config, error) {
 	if cfg.PeerConns, err = intVar(c, "peer-conns", "STORAGE_PEER_CONNS", 1, 64); err != nil {
 		return cfg, err
 	}
+	if cfg.Secret, err = loadSecret(c); err != nil {
+		return cfg, err
+	}
+	cfg.Password = c.String("password")
+	if cfg.MaxClients, err = intVar(c, "maxclients", "STORAGE_MAXCLIENTS", 1, 1<<20); err != nil {
+		return cfg, err
+	}
+	if c.String("timeout") != "0" {
+		if cfg.IdleTimeout, err = durationVar(c, "timeout", "STORAGE_TIMEOUT", time.Second, 365*24*time.Hour); err != nil {
+			return cfg, err
+		}
+	}
 	return cfg, nil
 }
 
@@ -184,7 +204,7 @@ func storageDo(c *cli.Context, args ...string) (peer.Reply, error) {
 	if err != nil {
 		return peer.Reply{}, config.Invalid("STORAGE_ADDR", c.String("addr"), err)
 	}
-	cl := peer.New(addr, peer.Config{Conns: 1})
+	cl := peer.New(addr, peer.Config{Conns: 1, Password: c.String("password")})
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(c.Context, 10*time.Second)
 	defer cancel()

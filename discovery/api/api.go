@@ -46,13 +46,27 @@ type Registration struct {
 	TTL     string `json:"ttl"`
 }
 
-// Region is one entry of GET /v1/regions.
+// Region is one entry of GET /v1/regions: this region, the regions gossip
+// knows, and the configured peers (DISCOVERY_PEERS) that are not among
+// them.
 type Region struct {
-	Name    string    `json:"name"`
-	Address string    `json:"address"` // gossip (and API) address
-	State   string    `json:"state"`   // alive, suspect, dead or left
-	Local   bool      `json:"local"`
-	Since   time.Time `json:"since"` // when it entered State, as this region saw it
+	Name    string `json:"name"`    // empty for a configured peer that never joined
+	Address string `json:"address"` // gossip (and API) address
+	// State is alive, suspect, dead or left for a region gossip knows;
+	// joining (not tried yet), unreachable or rejected (it refused our
+	// gossip or we refused its: another platform secret) for a
+	// configured peer that never joined.
+	State string    `json:"state"`
+	Local bool      `json:"local"`
+	Since time.Time `json:"since"` // when it entered State, as this region saw it
+	// Peer is the DISCOVERY_PEERS entry of a peer that is not alive,
+	// and Error why the last attempt to join it failed.
+	Peer  string `json:"peer,omitempty"`
+	Error string `json:"error,omitempty"`
+	// SecretFingerprint, on this region's entry, names its platform
+	// secret ("none" without one) without revealing it: regions that
+	// cannot join each other should compare theirs.
+	SecretFingerprint string `json:"secret_fingerprint,omitempty"`
 }
 
 // Error is the body of every 4xx/5xx reply.

@@ -7,6 +7,11 @@
 // Config.MaxStale), so that a discovery restart does not stop traffic.
 // Every call that takes a service name checks it with api.ValidateName
 // first, and sends nothing when it is invalid.
+//
+// Writes (register, heartbeat, deregister) carry the platform's API token
+// when Config.Secret is set; a discovery that has a secret answers a write
+// without it with 401, which Register and RegisterOnce return as an
+// *APIError (ErrUnauthorized) instead of retrying. Reads need no token.
 package client
 
 import (
@@ -23,6 +28,7 @@ import (
 	"time"
 
 	"planet/discovery/api"
+	"planet/internal/secret"
 )
 
 // Config configures a Client.
@@ -36,6 +42,10 @@ type Config struct {
 	MaxStale time.Duration
 	// HTTPClient does the requests. Default: a client with a 5s timeout.
 	HTTPClient *http.Client
+	// Secret is the mesh's platform secret (PLANET_SECRET_FILE): writes
+	// send Authorization: Bearer Secret.APIToken(). Nil sends none, which
+	// only a discovery without a secret accepts.
+	Secret *secret.Secret
 	// Logger receives heartbeat failures; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock for MaxStale. Default time.Now.
@@ -50,14 +60,24 @@ type APIError struct {
 
 func (e *APIError) Error() string { return fmt.Sprintf("discovery: %d: %s", e.Status, e.Message) }
 
+// Is makes errors.Is(err, ErrUnauthorized) hold for a 401.
+func (e *APIError) Is(target error) bool {
+	return target == ErrUnauthorized && e.Status == http.StatusUnauthorized
+}
+
+// ErrUnauthorized matches (errors.Is) the *APIError of a write that
+// discovery refused for a missing or wrong platform token.
+var ErrUnauthorized = errors.New("discovery: unauthorized")
+
 // ErrUnavailable wraps failures to reach discovery when no remembered
 // answer can stand in.
 var ErrUnavailable = errors.New("discovery unavailable")
 
 // Client talks to one discovery instance. It is safe for concurrent use.
 type Client struct {
-	cfg  Config
-	base string
+	cfg   Config
+	base  string
+	token string // the Bearer token of writes; "" without a secret
 
 	mu   sync.Mutex
 	last map[string]remembered // guarded by mu; by scope + "/" + name
@@ -91,7 +111,11 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Client{cfg: cfg, base: "http://" + cfg.Addr, last: make(map[string]remembered)}, nil
+	c := &Client{cfg: cfg, base: "http://" + cfg.Addr, last: make(map[string]remembered)}
+	if cfg.Secret != nil {
+		c.token = cfg.Secret.APIToken()
+	}
+	return c, nil
 }
 
 // Register registers name at addr and heartbeats every TTL/3 until ctx
@@ -209,6 +233,9 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" && method != http.MethodGet && method != http.MethodHead {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {

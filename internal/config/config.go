@@ -149,3 +149,13 @@ func ParseDuration(s string, min, max time.Duration) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// IsLoopback reports whether host (an IP or "localhost") is a loopback
+// address, which only this machine reaches.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

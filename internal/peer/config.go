@@ -40,6 +40,12 @@ type Config struct {
 	// with ErrUnavailable (without dialling) before it tries the peer again.
 	// 0 means DefaultBackoff.
 	Backoff time.Duration
+
+	// Username and Password authenticate every connection (AUTH username
+	// password, or AUTH password without Username) before its first
+	// command: the platform user for replication between replicas. Empty
+	// Password: no AUTH.
+	Username, Password string
 }
 
 // withDefaults returns c with every zero or negative field set to its

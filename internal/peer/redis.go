@@ -26,7 +26,9 @@ type generation struct {
 func newGeneration(addr string, cfg Config) *generation {
 	silenceGoRedis.Do(func() { redis.SetLogger(discardLogger{}) })
 	rdb := redis.NewClient(&redis.Options{
-		Addr: addr,
+		Addr:     addr,
+		Username: cfg.Username,
+		Password: cfg.Password,
 
 		// Our peers speak RESP2 only: no HELLO (see noHello), no CLIENT
 		// SETINFO, no CLIENT MAINT_NOTIFICATIONS.

@@ -169,6 +169,14 @@ func NewProcess(tb testing.TB, name string, env []string, args ...string) *Proce
 	return p
 }
 
+// AddEnv adds variables ("NAME=value") to the process's environment from
+// its next Start on.
+func (p *Process) AddEnv(kv ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.env = append(p.env[:len(p.env):len(p.env)], kv...)
+}
+
 // Start starts the process (again).
 func (p *Process) Start() {
 	p.tb.Helper()
@@ -286,7 +294,8 @@ func NewDiscovery(tb testing.TB, names ...string) *Cluster {
 			}
 		}
 		env := []string{"REGION=" + r.Name, "WG_IP=" + r.IP, "BIND_HOST=" + r.IP,
-			"DISCOVERY_PORT=" + strconv.Itoa(r.Port), "DISCOVERY_PEERS=" + strings.Join(peers, ","), "LOG_LEVEL=debug"}
+			"DISCOVERY_PORT=" + strconv.Itoa(r.Port), "DISCOVERY_PEERS=" + strings.Join(peers, ","), "LOG_LEVEL=debug",
+			"DATA_DIR=" + tb.TempDir()}
 		r.Process = NewProcess(tb, r.Name+"/discovery", env, "discovery", "serve")
 	}
 	return c

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,8 @@ type Replica struct {
 	IP        string
 	Port      int
 	AdminPort int
+	// Password is the replica's STORAGE_PASSWORD, from NewStorage's env.
+	Password string
 }
 
 // Addr is the replica's RESP address.
@@ -38,6 +41,11 @@ func NewStorage(tb testing.TB, region *Region, n int, dataDir string, env ...str
 			"PORT=" + strconv.Itoa(r.Port), "ADMIN_PORT=" + strconv.Itoa(r.AdminPort), "DATA_DIR=" + dataDir,
 			"LOG_LEVEL=debug",
 		}, env...)
+		for _, kv := range env {
+			if v, ok := strings.CutPrefix(kv, "STORAGE_PASSWORD="); ok {
+				r.Password = v
+			}
+		}
 		r.Process = NewProcess(tb, region.Name+"/storage-"+strconv.Itoa(r.Port), e, "storage", "serve")
 		rs = append(rs, r)
 	}
@@ -59,14 +67,17 @@ func StartAll(tb testing.TB, rs []*Replica) {
 func WaitPeers(tb testing.TB, r *Replica, n int) {
 	tb.Helper()
 	WaitFor(tb, 30*time.Second, r.Name+" to see "+strconv.Itoa(n)+" peers", func() bool {
-		return Peers(r.Addr()) == n
+		return PeersAuth(r.Addr(), r.Password) == n
 	})
 }
 
 // Peers asks the replica at addr for its peer count (-1 if it does not
 // answer).
-func Peers(addr string) int {
-	c := peer.New(addr, peer.Config{Conns: 1})
+func Peers(addr string) int { return PeersAuth(addr, "") }
+
+// PeersAuth is Peers for a replica with an application password.
+func PeersAuth(addr, password string) int {
+	c := peer.New(addr, peer.Config{Conns: 1, Password: password})
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()

@@ -11,13 +11,19 @@ import (
 	"time"
 )
 
+// isMuxSection reports whether name is a section of the Mux's own, to
+// which a service's section of that name adds its fields.
+func isMuxSection(name string) bool {
+	return name == "server" || name == "clients" || name == "stats"
+}
+
 // isInfoGroup reports whether name selects several INFO sections.
 func isInfoGroup(name string) bool {
 	return name == "default" || name == "all" || name == "everything"
 }
 
 // cmdInfo: INFO [section ...]. Without a section, or with "default", the
-// Mux's server and clients sections and the service's sections; "all"
+// Mux's server, clients and stats sections and the service's sections; "all"
 // and "everything" add commandstats. Unknown sections are left out, so
 // INFO of nothing known is an empty string, as in Redis.
 func (m *Mux) cmdInfo(_ context.Context, c *Conn, args [][]byte) []byte {
@@ -30,11 +36,24 @@ func (m *Mux) cmdInfo(_ context.Context, c *Conn, args [][]byte) []byte {
 	}
 	if want("clients") {
 		w.section("clients")
-		w.field("connected_clients", c.srv.Connections())
+		if c != nil && c.srv != nil {
+			w.field("connected_clients", c.srv.Connections())
+			w.field("maxclients", c.srv.MaxClients())
+		}
 		m.serviceFields(&w, "clients")
 	}
+	if want("stats") {
+		w.section("stats")
+		if c != nil && c.srv != nil {
+			w.field("total_connections_received", c.srv.TotalConnections())
+			w.field("rejected_connections", c.srv.RejectedConnections())
+		}
+		w.field("acl_access_denied_auth", m.AuthFailures())
+		w.field("acl_access_denied_cmd", m.DeniedCommands())
+		m.serviceFields(&w, "stats")
+	}
 	for _, sec := range m.cfg.Info {
-		if sec.Name != "server" && sec.Name != "clients" && want(sec.Name) {
+		if !isMuxSection(sec.Name) && want(sec.Name) {
 			w.section(sec.Name)
 			sec.Fields(w.field)
 		}
@@ -65,8 +84,10 @@ func (m *Mux) serverInfo(w *infoWriter, c *Conn) {
 	now := time.Now()
 	uptime := int64(now.Sub(m.created) / time.Second)
 	port := 0
-	if a, ok := c.srv.Addr().(*net.TCPAddr); ok {
-		port = a.Port
+	if c != nil && c.srv != nil {
+		if a, ok := c.srv.Addr().(*net.TCPAddr); ok {
+			port = a.Port
+		}
 	}
 	w.field("redis_version", RedisVersion)
 	w.field("redis_mode", "standalone")

@@ -3,6 +3,7 @@ package resp
 import (
 	"errors"
 	"log/slog"
+	"time"
 )
 
 // Defaults for the zero fields of Config (those of Redis).
@@ -10,6 +11,15 @@ const (
 	DefaultMaxBulk   = 512 << 20 // bytes
 	DefaultMaxArgs   = 1 << 20
 	DefaultMaxInline = 64 << 10 // bytes
+	// DefaultMaxClients is Redis's maxclients.
+	DefaultMaxClients = 10000
+)
+
+// Bounds of the limits that CONFIG SET changes, those of Redis.
+const (
+	maxMaxClients      = 1<<32 - 1 // maxclients
+	maxIdleTimeoutSecs = 1<<31 - 1 // timeout, in seconds
+	maxIdleTimeout     = maxIdleTimeoutSecs * time.Second
 )
 
 // maxLimit bounds the configurable limits so that length arithmetic cannot
@@ -32,6 +42,19 @@ type Config struct {
 	// DefaultMaxInline. A longer one is a protocol error
 	// ("too big inline request").
 	MaxInline int
+	// MaxClients caps the connections open at once (Redis's maxclients);
+	// 0 means DefaultMaxClients. A connection accepted beyond it is sent
+	// "-ERR max number of clients reached" and closed; the others are
+	// served as before. Server.SetMaxClients (CONFIG SET maxclients)
+	// changes it at run time.
+	MaxClients int
+	// IdleTimeout closes a connection that sent nothing for that long
+	// while none of its commands was in flight (Redis's timeout, which
+	// closes silently); 0 means never. A connection waiting for a slow
+	// command, or for its replies to be written, is not idle. Rounded up
+	// to whole seconds by CONFIG GET timeout; Server.SetIdleTimeout
+	// (CONFIG SET timeout) changes it at run time.
+	IdleTimeout time.Duration
 	// Logger receives connection-level events; nil discards them.
 	Logger *slog.Logger
 }
@@ -51,6 +74,11 @@ func (c Config) withDefaults() Config {
 	c.MaxBulk = min(c.MaxBulk, maxLimit)
 	c.MaxArgs = min(c.MaxArgs, maxLimit)
 	c.MaxInline = min(c.MaxInline, maxLimit)
+	if c.MaxClients <= 0 {
+		c.MaxClients = DefaultMaxClients
+	}
+	c.MaxClients = min(c.MaxClients, maxMaxClients)
+	c.IdleTimeout = min(max(c.IdleTimeout, 0), maxIdleTimeout)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -68,6 +96,10 @@ func (c Config) validate() error {
 		return errors.New("resp: Config.MaxArgs is negative")
 	case c.MaxInline < 0:
 		return errors.New("resp: Config.MaxInline is negative")
+	case c.MaxClients < 0:
+		return errors.New("resp: Config.MaxClients is negative")
+	case c.IdleTimeout < 0:
+		return errors.New("resp: Config.IdleTimeout is negative")
 	}
 	return nil
 }

@@ -36,10 +36,15 @@ type Conn struct {
 	libName string // guarded by attrMu; CLIENT SETINFO LIB-NAME
 	libVer  string // guarded by attrMu; CLIENT SETINFO LIB-VER
 
+	// What a Mux records of the connection's authentication (see auth.go).
+	auth atomic.Uint32
+
 	// Owned by the reader goroutine.
 	r             *bufio.Reader
 	parser        Parser
 	writerStarted bool
+	deadlineSet   bool // a read deadline is set (IdleTimeout)
+	idleClosed    bool // the connection was closed for IdleTimeout
 
 	// w is written by the reader while p is empty and by the writer
 	// goroutine otherwise (see pipeline).
@@ -101,6 +106,10 @@ func (c *Conn) serve() {
 func (c *Conn) readFailed(err error) {
 	var perr *ProtocolError
 	if !errors.As(err, &perr) {
+		if c.idleClosed {
+			c.srv.log.Debug("closing idle connection", "remote", c.nc.RemoteAddr(), "timeout", c.srv.IdleTimeout())
+			return
+		}
 		if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !c.closeAfter.Load() {
 			c.srv.log.Debug("connection read failed", "remote", c.nc.RemoteAddr(), "err", err)
 		}
@@ -233,7 +242,7 @@ func (fr flushingReader) Read(p []byte) (int, error) {
 		c.w.Flush()
 	}
 	c.reading.Store(true)
-	n, err := c.nc.Read(p)
+	n, err := c.read(p)
 	c.reading.Store(false)
 	return n, err
 }

@@ -59,8 +59,8 @@
 //
 // A Mux maps command names to Commands: name (any case), arity in Redis's
 // convention (3: exactly three arguments, the name included; -2: at least
-// two), Flags for COMMAND (FlagInternal marks platform-only commands such as
-// REPL.PUT), Class, and Run or, for commands that wait without holding a
+// two), Flags for COMMAND and access (FlagInternal marks platform-only
+// commands such as REPL.PUT, FlagNoAuth those allowed before AUTH), Class, and Run or, for commands that wait without holding a
 // goroutine, Async. A Command with Subcommands is a container, as Redis's
 // CONFIG: args[1] picks the subcommand ("config|get"), and a HELP
 // subcommand is generated. The Mux looks a name up without allocating,
@@ -70,13 +70,62 @@
 // metrics (Mux.Stats) and INFO commandstats.
 //
 // NewMux registers the housekeeping commands, whose replies are those of
-// redis-server 7 (RESP2, one database): PING, ECHO, QUIT, SELECT, HELLO,
+// redis-server 7 (RESP2, one database): PING, ECHO, QUIT, AUTH, SELECT, HELLO,
 // CLIENT (ID, INFO, LIST, SETNAME, GETNAME, SETINFO), CONFIG (GET, SET)
-// over the Settings the service declares, COMMAND (COUNT, LIST, INFO,
+// over the Settings the service declares and the Mux's own (requirepass,
+// maxclients, timeout), COMMAND (COUNT, LIST, INFO,
 // DOCS) from the table itself, and INFO with the server, clients and
-// commandstats sections plus the service's own (MuxConfig.Info). The
+// stats and commandstats sections plus the service's own (MuxConfig.Info). The
 // service then registers its commands (Register also replaces a
 // housekeeping command) before the Server starts; the table is fixed from
 // the first command on. HELLO 3 gets "-NOPROTO unsupported protocol
 // version": clients fall back to RESP2.
+//
+// # Authentication
+//
+// A Mux knows two users, as Redis's ACL would: "default", the
+// application, whose password is MuxConfig.Password (Redis's
+// requirepass, changed at run time by CONFIG SET requirepass), and
+// secret.PlatformUser ("planet"), the platform, whose password is
+// MuxConfig.PlatformPassword. A connection authenticates with
+// AUTH [username] password or HELLO 2 AUTH username password; the
+// replies, and the order of the checks, are Redis 7's:
+//
+//  1. an unknown command, an unknown subcommand or the wrong number of
+//     arguments gets its usual error, authenticated or not (so internal
+//     commands are known to exist, as in Redis, where COMMAND lists them
+//     too: their names are no secret, only running them is);
+//  2. with a Password set, a connection that has not authenticated gets
+//     "-NOAUTH Authentication required." for every command but those
+//     flagged FlagNoAuth: AUTH, HELLO and QUIT (HELLO without AUTH gets
+//     Redis's longer NOAUTH error). A connection opened while no Password
+//     was set is authenticated as default, and stays so if one is set
+//     later, as in Redis;
+//  3. with a PlatformPassword set, a FlagInternal command on a connection
+//     not authenticated as the platform gets "-NOPERM User <user> has no
+//     permissions to run the '<cmd>' command" (Redis 7.2's ACL error) and
+//     does not run. Without it, internal commands are open, and AUTH
+//     planet fails as for any unknown user.
+//
+// Passwords are compared in constant time. Failed attempts (AUTH and
+// HELLO AUTH) are counted (INFO stats acl_access_denied_auth; NOPERM
+// refusals are acl_access_denied_cmd), logged at most once a second per
+// remote IP with their count, the remote address and the user name (a
+// name that is no user's is logged as "(unknown)": it may be a password
+// sent in the wrong place) and never the password, and rate-limited per
+// remote IP: 10 failures a second after a burst of 20. From an IP over
+// the limit, every attempt waits for its turn (at most 1s) before it is
+// checked, holding up only its own connection; one that would wait longer
+// is answered with an error and its connection closed.
+//
+// # Limits
+//
+// The Server serves at most Config.MaxClients connections (Redis's
+// maxclients, default 10,000); one accepted beyond gets "-ERR max number
+// of clients reached" and is closed (INFO stats rejected_connections).
+// With Config.IdleTimeout (Redis's timeout), a connection that sent
+// nothing for that long while none of its commands was in flight (running,
+// waiting, or with its reply unwritten) is closed, silently. Both change at
+// run time (Server.SetMaxClients, Server.SetIdleTimeout; CONFIG SET
+// maxclients, timeout).
 package resp

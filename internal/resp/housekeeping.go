@@ -9,6 +9,7 @@ func (m *Mux) housekeeping() []Command {
 		{Name: "ping", Arity: -1, Flags: FlagFast, Group: conn, Summary: "Reply PONG, or the message given.", Run: cmdPing},
 		{Name: "echo", Arity: 2, Flags: FlagFast, Group: conn, Summary: "Reply the message given.", Run: cmdEcho},
 		{Name: "quit", Arity: -1, Flags: FlagFast | FlagNoAuth, Group: conn, Summary: "Close the connection after the reply.", Run: cmdQuit},
+		{Name: "auth", Arity: -2, Flags: FlagFast | FlagNoAuth, Group: conn, Summary: "Authenticate the connection: AUTH [username] password.", Run: m.cmdAuth},
 		{Name: "select", Arity: 2, Flags: FlagFast, Group: conn, Summary: "Select the database; only 0 exists.", Run: cmdSelect},
 		{Name: "hello", Arity: -1, Flags: FlagFast | FlagNoAuth, Group: conn, Summary: "Handshake: RESP2 only; optionally authenticate and name the connection.", Run: m.cmdHello},
 		{Name: "client", Arity: -2, Group: conn, Summary: "Inspect and name connections.", Subcommands: m.clientCommands()},
@@ -71,7 +72,7 @@ func cmdSelect(_ context.Context, _ *Conn, args [][]byte) []byte {
 
 // cmdHello: HELLO [protover [AUTH username password] [SETNAME name]].
 // Only RESP2 is spoken: HELLO 3 gets NOPROTO, and clients fall back.
-func (m *Mux) cmdHello(_ context.Context, c *Conn, args [][]byte) []byte {
+func (m *Mux) cmdHello(ctx context.Context, c *Conn, args [][]byte) []byte {
 	if len(args) >= 2 {
 		ver, ok := parseRedisInt(args[1])
 		switch {
@@ -99,9 +100,12 @@ func (m *Mux) cmdHello(_ context.Context, c *Conn, args [][]byte) []byte {
 		}
 	}
 	if user != nil {
-		if reply := m.authenticate(c, user, pass); reply != nil {
+		if reply := m.authenticate(ctx, c, user, pass); reply != nil {
 			return reply
 		}
+	}
+	if m.password.Load() != nil && !c.Authenticated() {
+		return helloNoAuthReply
 	}
 	if name != nil {
 		c.setName(string(name))
@@ -121,16 +125,6 @@ func (m *Mux) cmdHello(_ context.Context, c *Conn, args [][]byte) []byte {
 	b = AppendBulkString(b, "master")
 	b = AppendBulkString(b, "modules")
 	return AppendArray(b, 0)
-}
-
-// authenticate checks HELLO's AUTH option. No password is configured yet,
-// so, as Redis without requirepass, the user "default" passes with any
-// password and every other user fails.
-func (m *Mux) authenticate(_ *Conn, user, _ []byte) []byte {
-	if string(user) != "default" {
-		return wrongPassReply
-	}
-	return nil
 }
 
 // parseRedisInt parses b as Redis's string2ll does: an optional '-', then

@@ -13,11 +13,12 @@ import (
 )
 
 // settings is a service's configuration for CONFIG tests: maxmemory is
-// settable (an integer), region is read-only.
+// settable (an integer), region is read-only; the Mux adds requirepass,
+// maxclients and timeout.
 type settings struct {
 	mu        sync.Mutex
 	maxmemory string
-	timeout   string
+	keepalive string
 }
 
 func (s *settings) list() []Setting {
@@ -43,12 +44,12 @@ func (s *settings) list() []Setting {
 		{Name: "maxmemory", Get: get(&s.maxmemory), Set: set(&s.maxmemory)},
 		{Name: "maxmemory-policy", Get: func() string { return "allkeys-lru" }},
 		{Name: "region", Get: func() string { return "sfo" }},
-		{Name: "timeout", Get: get(&s.timeout), Set: set(&s.timeout)},
+		{Name: "tcp-keepalive", Get: get(&s.keepalive), Set: set(&s.keepalive)},
 	}
 }
 
 func TestConfigCommand(t *testing.T) {
-	st := &settings{maxmemory: "0", timeout: "300"}
+	st := &settings{maxmemory: "0", keepalive: "300"}
 	kv := newKVMux(t, MuxConfig{Settings: st.list()})
 	ts := startServer(t, kv, Config{})
 	pairs := func(kv ...string) string {
@@ -63,23 +64,29 @@ func TestConfigCommand(t *testing.T) {
 		{"CONFIG GET region", pairs("region", "sfo")},
 		{"config get REGION", pairs("region", "sfo")},
 		{"CONFIG GET maxmemory*", pairs("maxmemory", "0", "maxmemory-policy", "allkeys-lru")},
-		{"CONFIG GET *", pairs("maxmemory", "0", "maxmemory-policy", "allkeys-lru", "region", "sfo", "timeout", "300")},
-		{"CONFIG GET region reg* [rt]*", pairs("region", "sfo", "timeout", "300")},
+		{"CONFIG GET *", pairs("maxmemory", "0", "maxmemory-policy", "allkeys-lru", "region", "sfo", "tcp-keepalive", "300",
+			"requirepass", "", "maxclients", "10000", "timeout", "0")},
+		{"CONFIG GET region reg* [rt]*-*", pairs("region", "sfo", "tcp-keepalive", "300")},
 		{"CONFIG GET", "-ERR wrong number of arguments for 'config|get' command\r\n"},
 		{"CONFIG SET maxmemory 100", "+OK\r\n"},
 		{"CONFIG GET maxmemory", pairs("maxmemory", "100")},
-		{"CONFIG SET MAXMEMORY 200 timeout 5", "+OK\r\n"},
-		{"CONFIG GET maxmemory timeout", pairs("maxmemory", "200", "timeout", "5")},
+		{"CONFIG SET MAXMEMORY 200 tcp-keepalive 5", "+OK\r\n"},
+		{"CONFIG GET maxmemory tcp-keepalive", pairs("maxmemory", "200", "tcp-keepalive", "5")},
 		{"CONFIG SET maxmemory", "-ERR wrong number of arguments for 'config|set' command\r\n"},
-		{"CONFIG SET maxmemory 1 timeout", "-ERR syntax error\r\n"},
+		{"CONFIG SET maxmemory 1 tcp-keepalive", "-ERR syntax error\r\n"},
 		{"CONFIG SET nosuch 1", "-ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'\r\n"},
 		{"CONFIG SET region nyc", "-ERR CONFIG SET failed (possibly related to argument 'region') - can't set immutable config\r\n"},
 		{"CONFIG SET region nyc nosuch 1", "-ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'\r\n"},
 		{"CONFIG SET maxmemory 1 MaxMemory 2", "-ERR CONFIG SET failed (possibly related to argument 'MaxMemory') - duplicate parameter\r\n"},
 		{"CONFIG SET maxmemory abc", "-ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be an integer\r\n"},
-		// All or nothing: timeout fails, maxmemory is set back.
-		{"CONFIG SET maxmemory 7 timeout x", "-ERR CONFIG SET failed (possibly related to argument 'timeout') - argument must be an integer\r\n"},
-		{"CONFIG GET maxmemory timeout", pairs("maxmemory", "200", "timeout", "5")},
+		// All or nothing: tcp-keepalive fails, maxmemory is set back.
+		{"CONFIG SET maxmemory 7 tcp-keepalive x", "-ERR CONFIG SET failed (possibly related to argument 'tcp-keepalive') - argument must be an integer\r\n"},
+		{"CONFIG GET maxmemory tcp-keepalive", pairs("maxmemory", "200", "tcp-keepalive", "5")},
+		// The Mux's own settings, also all or nothing.
+		{"CONFIG SET maxclients 5 timeout 7", "+OK\r\n"},
+		{"CONFIG GET maxclients timeout", pairs("maxclients", "5", "timeout", "7")},
+		{"CONFIG SET maxclients 6 timeout x", "-ERR CONFIG SET failed (possibly related to argument 'timeout') - argument couldn't be parsed into an integer\r\n"},
+		{"CONFIG GET maxclients timeout", pairs("maxclients", "5", "timeout", "7")},
 		{"CONFIG RESETSTAT", "-ERR unknown subcommand 'RESETSTAT'. Try CONFIG HELP.\r\n"},
 	}
 	for i, got := range exchange(t, ts.addr(), sendAll(tests)...) {
@@ -227,7 +234,7 @@ func TestCommandCommand(t *testing.T) {
 		t.Fatalf("go-redis COMMAND: %v", err)
 	}
 	n, err := rdb.Do(ctx, "COMMAND", "COUNT").Int()
-	if err != nil || n != len(infos) || n != 15 {
+	if err != nil || n != len(infos) || n != 16 {
 		t.Errorf("COMMAND COUNT = %d, %v; COMMAND has %d", n, err, len(infos))
 	}
 	get := infos["get"]
@@ -303,11 +310,12 @@ func TestInfoCommand(t *testing.T) {
 		return regexp.MustCompile(`(?m)^# (\w+)\r$`).FindAllString(text, -1)
 	}
 	all := bulkText(t, got[2])
-	if s := fmt.Sprint(sections(all)); s != "[# Server\r # Clients\r # Replication\r # Keyspace\r]" {
+	if s := fmt.Sprint(sections(all)); s != "[# Server\r # Clients\r # Stats\r # Replication\r # Keyspace\r]" {
 		t.Errorf("INFO sections %q", s)
 	}
 	for _, line := range []string{"redis_version:" + RedisVersion, "redis_mode:standalone", "tcp_port:" + portOf(ts.addr()),
-		"planet_service:storage", "region:sfo", "connected_clients:1", "peers:2", "quorum_w:2", "db0:keys=1,expires=0,avg_ttl=0"} {
+		"planet_service:storage", "region:sfo", "connected_clients:1", "maxclients:10000",
+		"rejected_connections:0", "acl_access_denied_auth:0", "acl_access_denied_cmd:0", "peers:2", "quorum_w:2", "db0:keys=1,expires=0,avg_ttl=0"} {
 		if !strings.Contains(all, "\r\n"+line+"\r\n") {
 			t.Errorf("INFO lacks %q:\n%s", line, all)
 		}
@@ -321,7 +329,7 @@ func TestInfoCommand(t *testing.T) {
 	if got[4] != "$0\r\n\r\n" {
 		t.Errorf("INFO nosuch = %q", got[4])
 	}
-	if want := "# Clients\r\nconnected_clients:1\r\n\r\n# Replication\r\npeers:2\r\nquorum_w:2\r\n"; bulkText(t, got[5]) != want {
+	if want := "# Clients\r\nconnected_clients:1\r\nmaxclients:10000\r\n\r\n# Replication\r\npeers:2\r\nquorum_w:2\r\n"; bulkText(t, got[5]) != want {
 		t.Errorf("INFO replication clients = %q, want %q", bulkText(t, got[5]), want)
 	}
 	stats := bulkText(t, got[6])
@@ -331,7 +339,7 @@ func TestInfoCommand(t *testing.T) {
 		`cmdstat_set:calls=1,usec=\d+,usec_per_call=\d+\.\d\d,rejected_calls=0,failed_calls=0\r\n$`).MatchString(stats) {
 		t.Errorf("INFO commandstats = %q", stats)
 	}
-	if s := fmt.Sprint(sections(bulkText(t, got[7]))); s != "[# Server\r # Clients\r # Replication\r # Keyspace\r # Commandstats\r]" {
+	if s := fmt.Sprint(sections(bulkText(t, got[7]))); s != "[# Server\r # Clients\r # Stats\r # Replication\r # Keyspace\r # Commandstats\r]" {
 		t.Errorf("INFO everything sections %q", s)
 	}
 

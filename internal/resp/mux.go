@@ -20,6 +20,12 @@ type Mux struct {
 	created  time.Time
 	sealed   atomic.Bool // the Mux has looked up a command: Register panics
 	unknown  atomic.Int64
+
+	// Authentication (auth.go).
+	password   atomic.Pointer[string] // requirepass; nil if none
+	limiter    *authLimiter
+	deniedAuth atomic.Int64 // failed AUTH attempts
+	deniedCmds atomic.Int64 // calls refused with NOPERM
 }
 
 var (
@@ -37,7 +43,8 @@ type Command struct {
 	// subcommand's arity counts the command name and the subcommand name,
 	// so it is at least 2 or at most -2.
 	Arity int
-	// Flags are reported by COMMAND. The Mux acts on none of them yet.
+	// Flags are reported by COMMAND. The Mux acts on FlagNoAuth and
+	// FlagInternal (see there).
 	Flags Flags
 	// Class orders the command on its connection (see Handler).
 	Class Class
@@ -89,12 +96,17 @@ const (
 	// never blocks ("fast").
 	FlagFast
 	// FlagNoAuth marks a command allowed before the connection
-	// authenticated, as HELLO ("no_auth").
+	// authenticated, as HELLO ("no_auth"): when MuxConfig.Password is
+	// set, a connection that has not authenticated gets "-NOAUTH
+	// Authentication required." for every other command. A subcommand
+	// needs the flag itself.
 	FlagNoAuth
 	// FlagInternal marks a platform-only command, such as REPL.PUT
-	// ("internal"): one that only a connection authenticated as the
-	// platform may send. The Mux carries the flag for that check; it does
-	// not enforce it yet.
+	// ("internal"): when MuxConfig.PlatformPassword is set, only a
+	// connection authenticated as secret.PlatformUser runs it; others get
+	// Redis 7.2's "-NOPERM User <user> has no permissions to run the
+	// '<cmd>' command". The subcommands of an internal command are
+	// internal.
 	FlagInternal
 )
 
@@ -122,7 +134,8 @@ type CommandStats struct {
 	OK     int64 // calls that ran and did not reply with an error
 	Failed int64 // calls that ran and replied with an error
 	// Rejected counts calls that did not run: the wrong number of
-	// arguments or, for a container command, an unknown subcommand.
+	// arguments, for a container command an unknown subcommand, or
+	// access denied (NOAUTH, NOPERM).
 	Rejected int64
 	// Usec is the time the calls that ran took, from start to reply, in
 	// microseconds, if MuxConfig.Timing (else 0); unlike Redis's, it
@@ -140,6 +153,10 @@ type entry struct {
 	name     string            // full name in lower case: "get", "config|get"
 	subs     map[string]*entry // a container's subcommands, by lower-case name
 	arityErr []byte            // the reply to a call with the wrong number of arguments
+	noAuth   bool              // FlagNoAuth
+	// platformOnly: FlagInternal (its own or its container's) and the
+	// Mux has a platform password.
+	platformOnly bool
 
 	ok, failed, rejected, usec atomic.Int64
 }
@@ -152,20 +169,23 @@ const maxNameLen = 32
 // replies of Redis 7 (RESP2):
 //
 //	PING [message]    ECHO message    QUIT    SELECT 0
-//	HELLO [2 [AUTH default password] [SETNAME name]]
+//	AUTH [username] password
+//	HELLO [2 [AUTH username password] [SETNAME name]]
 //	CONFIG GET pattern [pattern ...] | SET name value [name value ...] | HELP
 //	COMMAND [COUNT | LIST | INFO [name ...] | DOCS [name ...] | HELP]
 //	CLIENT ID | INFO | LIST [TYPE type | ID id ...] | SETNAME name |
 //	       GETNAME | SETINFO LIB-NAME|LIB-VER value | HELP
 //	INFO [section ...]
 //
-// Register replaces any of them.
+// Register replaces any of them. AUTH, HELLO and QUIT are the commands
+// flagged FlagNoAuth, as in Redis 7.
 func NewMux(cfg MuxConfig) (*Mux, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	m := &Mux{cfg: cfg, commands: make(map[string]*entry), created: time.Now()}
+	m := &Mux{cfg: cfg, commands: make(map[string]*entry), created: time.Now(), limiter: newAuthLimiter()}
+	m.setPassword(cfg.Password)
 	for _, cmd := range m.housekeeping() {
 		m.Register(cmd)
 	}
@@ -183,7 +203,18 @@ func (m *Mux) Register(cmd Command) {
 	if err != nil {
 		panic(err)
 	}
+	e.setAccess(false, m.cfg.PlatformPassword != "")
 	m.commands[e.name] = e
+}
+
+// setAccess sets what deny checks of e and its subcommands.
+func (e *entry) setAccess(parentInternal, platform bool) {
+	internal := parentInternal || e.cmd.Flags.Has(FlagInternal)
+	e.noAuth = e.cmd.Flags.Has(FlagNoAuth)
+	e.platformOnly = internal && platform
+	for _, sub := range e.subs {
+		sub.setAccess(internal, platform)
+	}
 }
 
 // newEntry validates cmd, a subcommand of parent if parent is not empty.
@@ -341,13 +372,18 @@ func (m *Mux) Async(args [][]byte) bool {
 }
 
 // Exec runs the command that args call and returns its reply, or the
-// error reply of Redis to an unknown command or subcommand or to the wrong
-// number of arguments. It waits for an Async command. c may be nil for
-// commands that do not use it (of the housekeeping commands, QUIT, HELLO,
-// CLIENT and INFO do).
+// error reply of Redis to an unknown command or subcommand, to the wrong
+// number of arguments, or to a connection that may not run it (NOAUTH,
+// NOPERM; see FlagNoAuth and FlagInternal). It waits for an Async command.
+// c may be nil for commands that do not use it (of the housekeeping
+// commands, QUIT, HELLO, CLIENT and INFO do); a nil c has not
+// authenticated.
 func (m *Mux) Exec(ctx context.Context, c *Conn, args [][]byte) []byte {
 	e, reply := m.check(args)
 	if e == nil {
+		return reply
+	}
+	if reply := m.deny(c, e); reply != nil {
 		return reply
 	}
 	start := e.begin(c, m.cfg.Timing)
@@ -365,6 +401,10 @@ func (m *Mux) Exec(ctx context.Context, c *Conn, args [][]byte) []byte {
 func (m *Mux) ExecAsync(ctx context.Context, c *Conn, args [][]byte, done func(reply []byte)) {
 	e, reply := m.check(args)
 	if e == nil {
+		done(reply)
+		return
+	}
+	if reply := m.deny(c, e); reply != nil {
 		done(reply)
 		return
 	}

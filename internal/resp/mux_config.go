@@ -2,6 +2,7 @@ package resp
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -16,21 +17,40 @@ type MuxConfig struct {
 	// empty leaves the line out.
 	Service string
 	// Settings are what CONFIG GET reports, in this order, and CONFIG SET
-	// changes. Nil: CONFIG GET finds nothing (tools such as
-	// redis-benchmark ask for Redis settings) and CONFIG SET knows no
-	// setting.
+	// changes, besides the Mux's own, reported after them: requirepass
+	// (Password) and, from the Server of the connection, maxclients and
+	// timeout (in seconds, rounded up), which are reserved names.
 	Settings []Setting
 	// Info holds the service's INFO sections, reported after the Mux's
-	// "server" and "clients" sections in this order, and included in
-	// INFO without arguments. A section named "server" or "clients" adds
-	// its fields to the Mux's section of that name.
+	// "server", "clients" and "stats" sections in this order, and
+	// included in INFO without arguments. A section named "server",
+	// "clients" or "stats" adds its fields to the Mux's section of that
+	// name.
 	Info []InfoSection
 	// Timing measures every call: CommandStats.Usec (and INFO
 	// commandstats' usec) and CLIENT LIST's idle. It costs three clock
 	// reads per command, about 200ns on a KVM guest (kvm-clock). Without
 	// it Usec stays 0 and idle is 0 once a connection ran a command.
 	Timing bool
+	// Password is the default user's password (Redis's requirepass): a
+	// connection must then authenticate (AUTH password, AUTH default
+	// password, HELLO 2 AUTH default password) before it runs any
+	// command not flagged FlagNoAuth. Empty: no password, and every
+	// connection runs as the default user from the start. CONFIG SET
+	// requirepass changes it at run time; connections keep their
+	// authentication.
+	Password string
+	// PlatformPassword is the password of the platform's user,
+	// secret.PlatformUser (secret.Secret.RESPPassword): commands flagged
+	// FlagInternal then run only on a connection that authenticated as
+	// that user (AUTH planet password), which may also run everything
+	// else. Empty: no platform user (AUTH planet fails) and internal
+	// commands are open to every connection.
+	PlatformPassword string
 }
+
+// The Mux's own settings (see MuxConfig.Settings).
+var reservedSettings = []string{"requirepass", "maxclients", "timeout"}
 
 // Setting is a configuration parameter of a service, for CONFIG GET and
 // CONFIG SET.
@@ -66,6 +86,8 @@ func (c MuxConfig) withDefaults() (MuxConfig, error) {
 			return c, fmt.Errorf("resp: MuxConfig.Settings: name %q is not a lower-case word", s.Name)
 		case seen[s.Name]:
 			return c, fmt.Errorf("resp: MuxConfig.Settings: %q given twice", s.Name)
+		case slices.Contains(reservedSettings, s.Name):
+			return c, fmt.Errorf("resp: MuxConfig.Settings: %q is the Mux's own", s.Name)
 		case s.Get == nil:
 			return c, fmt.Errorf("resp: MuxConfig.Settings: %q has no Get", s.Name)
 		}
@@ -90,11 +112,11 @@ func (c MuxConfig) withDefaults() (MuxConfig, error) {
 	return c, nil
 }
 
-// setting returns the setting name (any case), or nil.
-func (c *MuxConfig) setting(name []byte) *Setting {
-	for i := range c.Settings {
-		if equalFold(c.Settings[i].Name, string(name)) {
-			return &c.Settings[i]
+// findSetting returns the setting name (any case) of settings, or nil.
+func findSetting(settings []Setting, name []byte) *Setting {
+	for i := range settings {
+		if equalFold(settings[i].Name, string(name)) {
+			return &settings[i]
 		}
 	}
 	return nil

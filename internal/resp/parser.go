@@ -227,10 +227,10 @@ func grow(b []byte, n, want int, final bool) []byte {
 	if cap(b)-len(b) >= n {
 		return b
 	}
-	size := cap(b) + cap(b)/4
-	if cap(b) < 256<<10 {
-		size = 2 * cap(b)
-	}
+	// Doubling: a value is copied about twice in all while it arrives
+	// (1.25x growth copied a 16 MiB value some 80 MiB), and the buffer is
+	// never more than twice what arrived.
+	size := 2 * cap(b)
 	if final {
 		size = min(size, len(b)+want)
 	}

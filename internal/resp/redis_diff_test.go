@@ -12,9 +12,9 @@ import (
 )
 
 // startRedis runs redis-server on a free loopback port with one database
-// and no persistence, stopped at cleanup, and returns its address. It
-// fails the test if redis-server is not installed.
-func startRedis(tb testing.TB) string {
+// and no persistence, and the extra arguments, stopped at cleanup, and
+// returns its address. It fails the test if redis-server is not installed.
+func startRedis(tb testing.TB, extra ...string) string {
 	tb.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -26,8 +26,9 @@ func startRedis(tb testing.TB) string {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--databases", "1",
-		"--save", "", "--appendonly", "no", "--dir", tb.TempDir(), "--protected-mode", "no")
+	args := []string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--databases", "1",
+		"--save", "", "--appendonly", "no", "--dir", tb.TempDir(), "--protected-mode", "no"}
+	cmd := exec.Command(bin, append(args, extra...)...)
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func startRedis(tb testing.TB) string {
 		nc.SetDeadline(time.Now().Add(time.Second))
 		nc.Write([]byte("PING\r\n"))
 		line, err := bufio.NewReader(nc).ReadString('\n')
-		return err == nil && line == "+PONG\r\n"
+		return err == nil && (line == "+PONG\r\n" || line == "-NOAUTH Authentication required.\r\n")
 	})
 	return addr
 }
@@ -110,6 +111,52 @@ func TestHelloMatchesRedis(t *testing.T) {
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("HELLO #%d:\n got %q\nwant %q", i, got[i], want[i])
+		}
+	}
+}
+
+// TestAuthMatchesRedis compares AUTH, HELLO AUTH, NOAUTH and the Mux's
+// own settings with redis-server started with --requirepass, then
+// without a password. (NOPERM is not compared: the installed redis-server
+// may be 7.0, whose ACL error text 7.2 changed.)
+func TestAuthMatchesRedis(t *testing.T) {
+	const pass = "redis-diff-pass"
+	cmds := [][]string{
+		{"PING"}, {"GET", "k"}, {"GET"}, {"NOSUCH", "a"}, {"CLIENT", "ID"}, {"CLIENT", "NOSUCH"},
+		{"CLIENT", "SETNAME"}, {"CONFIG", "GET", "requirepass"}, {"ECHO", "x"}, {"SELECT", "0"},
+		{"HELLO"}, {"HELLO", "2"}, {"HELLO", "2", "SETNAME", "x"}, {"HELLO", "2", "AUTH"},
+		{"HELLO", "2", "AUTH", "default", "wrong"}, {"HELLO", "2", "AUTH", "bob", "x"},
+		{"AUTH"}, {"AUTH", "a", "b", "c"}, {"AUTH", "wrong"}, {"AUTH", "default", "wrong"}, {"AUTH", "bob", "x"},
+		{"AUTH", "DEFAULT", pass}, {"PING"},
+		{"AUTH", pass}, {"PING"}, {"AUTH", "default", pass}, {"CONFIG", "GET", "requirepass"},
+		{"CONFIG", "SET", "maxclients", "abc"}, {"CONFIG", "SET", "maxclients", "0"}, {"CONFIG", "SET", "maxclients", "-1"},
+		{"CONFIG", "SET", "timeout", "-1"}, {"CONFIG", "SET", "timeout", "1.5"}, {"CONFIG", "SET", "timeout", "2147483648"},
+		{"CONFIG", "GET", "timeout"}, {"CONFIG", "GET", "maxclients"},
+		{"CONFIG", "SET", "requirepass", ""}, {"AUTH", "x"}, {"AUTH", "default", "x"}, {"AUTH", "nobody", "x"},
+		{"CONFIG", "GET", "requirepass"}, {"PING"},
+		{"CONFIG", "SET", "requirepass", "other"}, {"PING"}, {"CONFIG", "GET", "requirepass"},
+		{"QUIT"},
+	}
+	redisAddr := startRedis(t, "--requirepass", pass)
+	ts := startServer(t, newKVMux(t, MuxConfig{Password: pass}), Config{})
+	want := exchange(t, redisAddr, cmds...)
+	got := exchange(t, ts.addr(), cmds...)
+	for i, c := range cmds {
+		if got[i] != want[i] {
+			t.Errorf("%q:\n got %q\nwant %q (redis-server)", c, got[i], want[i])
+		}
+	}
+	// A connection opened while there is no password stays authenticated.
+	noPass := [][]string{{"AUTH", "x"}, {"AUTH", "default", "x"}, {"HELLO", "2", "AUTH", "default", "y", "SETNAME", "n"},
+		{"CLIENT", "GETNAME"}}
+	redisAddr = startRedis(t)
+	ts = startServer(t, newKVMux(t, MuxConfig{}), Config{})
+	want = exchange(t, redisAddr, noPass...)
+	got = exchange(t, ts.addr(), noPass...)
+	id := regexp.MustCompile(`(?s)^\*14\r\n.*`)
+	for i, c := range noPass {
+		if id.ReplaceAllString(got[i], "HELLO") != id.ReplaceAllString(want[i], "HELLO") {
+			t.Errorf("%q:\n got %q\nwant %q (redis-server)", c, got[i], want[i])
 		}
 	}
 }

@@ -32,6 +32,12 @@ type Server struct {
 	lastID  atomic.Uint64   // the ID of the newest connection
 	runDone chan struct{}   // closed when Run returns, if it was called
 
+	// Limits that CONFIG SET changes at run time (see limits.go).
+	maxClients  atomic.Int64  // Config.MaxClients
+	idleTimeout atomic.Int64  // Config.IdleTimeout, in ns
+	idleGen     atomic.Uint64 // advanced when idleTimeout changes
+	rejected    atomic.Int64  // connections refused for maxClients
+
 	mu        sync.Mutex
 	conns     map[*Conn]struct{} // guarded by mu
 	shutdown  bool               // guarded by mu; no new connection is served
@@ -54,14 +60,17 @@ func Listen(cfg Config, h Handler) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resp: %w", err)
 	}
-	return &Server{
+	s := &Server{
 		cfg:     cfg,
 		handler: h,
 		log:     cfg.Logger,
 		ln:      ln,
 		runDone: make(chan struct{}),
 		conns:   make(map[*Conn]struct{}),
-	}, nil
+	}
+	s.maxClients.Store(int64(cfg.MaxClients))
+	s.idleTimeout.Store(int64(cfg.IdleTimeout))
+	return s, nil
 }
 
 // Addr returns the address the server listens on.
@@ -153,17 +162,29 @@ func (s *Server) accept(ctx context.Context) error {
 	}
 }
 
+// connOpener is implemented by a Handler (the Mux) that sets up each
+// connection before its first command.
+type connOpener interface {
+	openConn(c *Conn)
+}
+
 func (s *Server) serve(nc net.Conn) {
 	c := newConn(s, nc, s.lastID.Add(1))
+	if h, ok := s.handler.(connOpener); ok {
+		h.openConn(c)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.shutdown {
+	switch {
+	case s.shutdown:
 		nc.Close()
-		return
+	case s.open.Load() >= s.maxClients.Load():
+		s.refuse(nc)
+	default:
+		s.conns[c] = struct{}{}
+		s.open.Add(1)
+		s.wg.Go(c.serve)
 	}
-	s.conns[c] = struct{}{}
-	s.open.Add(1)
-	s.wg.Go(c.serve)
 }
 
 // forget removes a closed connection.

@@ -51,6 +51,14 @@ type Secret struct {
 	key []byte
 }
 
+// Random returns a new secret of 256 random bits, as Generate writes
+// (for tests and tools that keep it in memory).
+func Random() *Secret {
+	var raw [32]byte
+	rand.Read(raw[:]) // never fails (crypto/rand)
+	return &Secret{key: []byte(hex.EncodeToString(raw[:]))}
+}
+
 // Generate writes a new secret of 256 random bits, as 64 hex digits and a
 // newline, to a new file path of mode 0600. It refuses to overwrite an
 // existing file.

@@ -11,17 +11,23 @@ import (
 
 	"planet/internal/peer"
 	pt "planet/internal/planettest"
+	"planet/internal/secret"
 )
 
 // Client returns the harness's client of replica i (internal/peer's, with
-// a short backoff so that it reaches a restarted replica soon). The Region
-// closes it when the test ends.
+// a short backoff so that it reaches a restarted replica soon), which
+// authenticates as the platform if the replica has a secret, else with its
+// Password, if any. The Region closes it when the test ends.
 func (r *Region) Client(i int) *peer.Client {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rep := r.replicas[i]
 	if rep.client == nil {
-		rep.client = peer.New(rep.addr, peer.Config{Conns: 1, IOTimeout: DoTimeout, Backoff: 10 * time.Millisecond})
+		pc := peer.Config{Conns: 1, IOTimeout: DoTimeout, Backoff: 10 * time.Millisecond, Password: rep.cfg.Password}
+		if rep.cfg.Secret != nil {
+			pc.Username, pc.Password = secret.PlatformUser, rep.cfg.Secret.RESPPassword()
+		}
+		rep.client = peer.New(rep.addr, pc)
 	}
 	return rep.client
 }

@@ -42,6 +42,7 @@ import (
 
 	"planet/internal/peer"
 	pt "planet/internal/planettest"
+	"planet/internal/secret"
 	"planet/storage"
 )
 
@@ -71,6 +72,7 @@ const (
 type Region struct {
 	tb   testing.TB
 	disc *Discovery
+	sec  *secret.Secret
 	dir  string
 	logs *pt.SyncBuffer
 	http *http.Client
@@ -95,8 +97,9 @@ type replica struct {
 // under tb.TempDir(), and waits until each coordinates with all the
 // others. Their Config is: region RegionName, the Region's Discovery,
 // PeerRefresh and QuorumTimeout as the constants, anti-entropy off
-// (AntiEntropyInterval -1), a logger whose output the test prints if it
-// fails; then each option applies, in order. When the test ends the
+// (AntiEntropyInterval -1), the Region's platform secret (see Secret), a
+// logger whose output the test prints if it fails; then each option
+// applies, in order. When the test ends the
 // replicas stop and the goroutine-leak check runs (see CheckGoroutines and
 // SkipLeakCheck).
 func NewRegion(tb testing.TB, n int, opts ...func(*storage.Config)) *Region {
@@ -104,6 +107,7 @@ func NewRegion(tb testing.TB, n int, opts ...func(*storage.Config)) *Region {
 	r := &Region{
 		tb:   tb,
 		disc: NewDiscovery(RegionName),
+		sec:  secret.Random(),
 		dir:  tb.TempDir(), // before Cleanup: removed after the replicas stop
 		logs: &pt.SyncBuffer{},
 		http: &http.Client{Timeout: DoTimeout, Transport: &http.Transport{DisableKeepAlives: true}},
@@ -113,6 +117,7 @@ func NewRegion(tb testing.TB, n int, opts ...func(*storage.Config)) *Region {
 		cfg := storage.Config{
 			Region: RegionName, Port: -1, AdminPort: -1, DataDir: r.dir, Discovery: r.disc,
 			PeerRefresh: PeerRefresh, QuorumTimeout: QuorumTimeout, AntiEntropyInterval: -1, HintReplayInterval: PeerRefresh,
+			Secret: r.sec,
 		}
 		for _, o := range opts {
 			o(&cfg)
@@ -129,6 +134,16 @@ func NewRegion(tb testing.TB, n int, opts ...func(*storage.Config)) *Region {
 	r.WaitDiscovered()
 	return r
 }
+
+// Secret is the platform secret of the Region's replicas (a random one),
+// with which the harness's clients authenticate as the platform.
+func (r *Region) Secret() *secret.Secret { return r.sec }
+
+// DataDir is the replicas' DataDir.
+func (r *Region) DataDir() string { return r.dir }
+
+// Logs returns what the replicas logged so far.
+func (r *Region) Logs() string { return r.logs.String() }
 
 // Len returns the number of replicas, running or not.
 func (r *Region) Len() int { return len(r.replicas) }
