@@ -184,6 +184,7 @@ func (s *Server) refreshPeersOnce(ctx context.Context) {
 // usePeers points the replica's clients at list.
 func (s *Server) usePeers(list []string) {
 	s.pool.Retain(list)
+	s.largePool.Retain(list)
 	clients := make([]*peer.Client, len(list))
 	for i, a := range list {
 		clients[i] = s.pool.Get(a)

@@ -74,12 +74,16 @@ func (s *Server) replicateWrite(m engine.Mutation, done func(wasLive bool, err e
 // their outcomes to q.
 func (s *Server) startWrite(q *quorumWrite, m engine.Mutation, peers []*peer.Client, local bool) {
 	q.ring = s.writeDeadlines
-	if len(m.Value) >= LargeValue {
+	large := len(m.Value) >= LargeValue
+	if large {
 		q.ring = s.largeWriteDeadlines
 	}
 	q.ring.Add(q, &q.deadline)
 	args := replArgs(m, true)
 	for _, p := range peers {
+		if large {
+			p = s.largePool.Get(p.Addr())
+		}
 		s.replicate(p, m.Key, args, q)
 	}
 	if !local {

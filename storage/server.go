@@ -36,10 +36,12 @@ type Server struct {
 	adminLn net.Listener
 	disc    Discovery
 	pool    *peer.Pool
-	peers   *peerSet
-	hints   *hints
-	metrics *serverMetrics
-	started time.Time
+	// largePool replicates values of LargeValue bytes or more.
+	largePool *peer.Pool
+	peers     *peerSet
+	hints     *hints
+	metrics   *serverMetrics
+	started   time.Time
 
 	writeDeadlines *quorum.Deadlines // QuorumTimeout of quorum writes
 	// largeWriteDeadlines: the longer deadline of writes of LargeValue
@@ -110,9 +112,7 @@ func New(cfg Config) (*Server, error) {
 		cleanup()
 		return nil, fmt.Errorf("storage: %w", err)
 	}
-	// A peer that takes longer than the longest quorum deadline to take a
-	// batch or answer it counts as failed.
-	pc := peer.Config{Conns: cfg.PeerConns, IOTimeout: cfg.largeWriteTimeout()}
+	pc := peer.Config{Conns: cfg.PeerConns, IOTimeout: cfg.QuorumTimeout}
 	switch {
 	case cfg.Secret != nil:
 		pc.Username, pc.Password = secret.PlatformUser, cfg.Secret.RESPPassword()
@@ -120,6 +120,13 @@ func New(cfg Config) (*Server, error) {
 		pc.Password = cfg.Password // no platform user: peers are applications
 	}
 	s.pool = peer.NewPool(pc)
+	// Values of LargeValue bytes or more go over connections of their own
+	// (as Cassandra's large-message connections), whose I/O bound is the
+	// large writes' deadline: they neither hold up small writes nor make
+	// a hung peer slower to detect.
+	lc := pc
+	lc.Conns, lc.IOTimeout = 1, cfg.largeWriteTimeout()
+	s.largePool = peer.NewPool(lc)
 	s.peers = newPeerSet(s.addr, peersFile(ec.Dir))
 	if err := s.peers.load(); err != nil {
 		s.log.Warn("storage: the last known replicas could not be read; waiting for discovery", "err", err)
@@ -204,6 +211,7 @@ func (s *Server) Run(ctx context.Context) error {
 	<-ctx.Done()
 	wg.Wait()
 	s.pool.Close()
+	s.largePool.Close()
 	err := s.eng.Close()
 	select {
 	case e := <-errc:

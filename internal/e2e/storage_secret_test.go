@@ -181,7 +181,7 @@ func TestStorageLargeValueUnderLoad(t *testing.T) {
 	// A client that waits for a large write's longer deadline.
 	c := redis.NewClient(&redis.Options{Addr: rs[0].Addr(), MaxRetries: -1, ReadTimeout: 30 * time.Second})
 	defer c.Close()
-	for i := range 3 {
+	for i := range 2 {
 		start := time.Now()
 		if err := c.Set(context.Background(), fmt.Sprint("big", i), big, 0).Err(); err != nil {
 			t.Fatalf("SET of 16 MiB - 1 under load: %v (after %v)", err, time.Since(start))
@@ -193,8 +193,8 @@ func TestStorageLargeValueUnderLoad(t *testing.T) {
 	if writes.Load() == 0 {
 		t.Fatal("no load was applied")
 	}
-	if n := len(rdb(t, rs[1]).Get(context.Background(), "big2").Val()); n != len(big) {
-		t.Fatalf("GET big2 through another replica: %d bytes", n)
+	if n := len(rdb(t, rs[1]).Get(context.Background(), "big1").Val()); n != len(big) {
+		t.Fatalf("GET big1 through another replica: %d bytes", n)
 	}
 }
 
