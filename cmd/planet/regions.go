@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"net/netip"
-	"os"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
@@ -122,38 +121,16 @@ func regionsEnv(c *cli.Context) error {
 	if _, ok := t.Lookup(name); !ok {
 		return usageError("regions env: no region %q in %s", name, c.String("file"))
 	}
-	secret := c.String("secret-file")
-	if err := checkSecretFile(secret); err != nil {
-		return config.Invalid("PLANET_SECRET_FILE", secret, err)
+	// The secret must be one the services will accept.
+	if _, err := loadSecret(c); err != nil {
+		return err
 	}
-	env, err := t.Env(name, regions.EnvOptions{BindHost: c.String("bind-host"), SecretFile: secret})
+	env, err := t.Env(name, regions.EnvOptions{BindHost: c.String("bind-host"), SecretFile: c.String("secret-file")})
 	if err != nil {
 		return err
 	}
 	_, err = fmt.Fprint(c.App.Writer, env)
 	return err
-}
-
-// checkSecretFile accepts an empty path or a regular file that only its
-// owner can read or write.
-func checkSecretFile(path string) error {
-	if path == "" {
-		return nil
-	}
-	fi, err := os.Stat(path)
-	switch {
-	case err != nil:
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			return pe.Err
-		}
-		return err
-	case !fi.Mode().IsRegular():
-		return errors.New("not a regular file")
-	case fi.Mode().Perm()&0o077 != 0:
-		return fmt.Errorf("mode %#o lets others read or write it; want 0600", uint32(fi.Mode().Perm()))
-	}
-	return nil
 }
 
 func regionsAdd(c *cli.Context) error {
