@@ -150,7 +150,7 @@ func (s *Server) refreshPeers(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.PeerRefresh)
 	defer t.Stop()
 	for {
-		s.refreshPeersOnce(ctx)
+		s.refreshPeersOnce(ctx, 2*time.Second)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -159,8 +159,10 @@ func (s *Server) refreshPeers(ctx context.Context) error {
 	}
 }
 
-func (s *Server) refreshPeersOnce(ctx context.Context) {
-	qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+// refreshPeersOnce asks discovery for the region's replicas, waiting at
+// most timeout.
+func (s *Server) refreshPeersOnce(ctx context.Context, timeout time.Duration) {
+	qctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	insts, err := s.disc.ListLocal(qctx, "storage")
 	if err != nil {
