@@ -5,7 +5,7 @@ GO        ?= go
 BIN       := bin/planet
 FUZZTIME  ?= 30s
 
-.PHONY: all build demo deps test vet bench fuzz clean
+.PHONY: all build demo deps test vet scripts-check bench fuzz clean
 
 all: build
 
@@ -24,9 +24,15 @@ vet:
 deps:
 	@bash scripts/deps.sh
 
+# The deployment scripts and systemd units: shellcheck, systemd-analyze
+# verify and security, install.sh's dry run and nftables ruleset (nft -c),
+# deploy.sh against a fake ssh. Changes nothing on this machine.
+scripts-check: deps
+	@bash scripts/check.sh
+
 # Every test, with the race detector (the integration tests build the planet
 # binary with -race too, and fail on a data race in a child process).
-test: deps vet
+test: deps vet scripts-check
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 # System benchmarks (real processes, run once) and micro-benchmarks.

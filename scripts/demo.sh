@@ -14,7 +14,7 @@ WORK=$(mktemp -d)
 LOG=$WORK/planet-dev.log
 PIDS=()
 
-if [ -t 1 ]; then B=$'\033[1m' G=$'\033[32m' R=$'\033[31m' N=$'\033[0m'; else B= G= R= N=; fi
+if [ -t 1 ]; then B=$'\033[1m' G=$'\033[32m' R=$'\033[31m' N=$'\033[0m'; else B='' G='' R='' N=''; fi
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 T0=$(now_ms)
 step() { printf '\n%s==> %s%s\n' "$B" "$*" "$N"; }
@@ -113,7 +113,7 @@ step "SET through one sfo replica (10600) is readable through the other two"
 "$BIN" storage set greeting "hello from sfo" --addr $S0 >/dev/null || fail "storage set"
 ok "SET greeting via $S0: OK"
 for r in $S1 $S2; do
-	got=$("$BIN" storage get greeting --addr $r) || fail "storage get via $r"
+	got=$("$BIN" storage get greeting --addr "$r") || fail "storage get via $r"
 	[ "$got" = "hello from sfo" ] || fail "GET via $r gave '$got'"
 	ok "GET greeting via $r: $got"
 done
@@ -133,7 +133,7 @@ resp() {
 }
 
 step "Security: the platform's own traffic needs the mesh's secret"
-if out=$(PLANET_SECRET_FILE= "$BIN" discovery register rogue 127.0.0.1:6666 --addr $SFO 2>&1); then
+if out=$(PLANET_SECRET_FILE='' "$BIN" discovery register rogue 127.0.0.1:6666 --addr $SFO 2>&1); then
 	fail "a registration without the secret was accepted: $out"
 fi
 ok "register without PLANET_SECRET_FILE refused: $out"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs besides Go: a C compiler for the race
-# detector (cgo), and redis-tools (redis-cli, redis-benchmark) and
-# redis-server for the storage and RESP interop tests. With "bench" it adds
-# what `make bench` compares Planet against in the same run: etcd-server
+# detector (cgo), redis-tools (redis-cli, redis-benchmark) and
+# redis-server for the storage and RESP interop tests, and for
+# scripts/check.sh shellcheck, systemd (systemd-analyze verify and
+# security on the units) and nftables (nft -c on install.sh's ruleset).
+# With "bench" it adds what `make bench` compares Planet against in the same run: etcd-server
 # (three etcd members; redis-server serves as a primary with two replicas
 # and alone). As root it uses apt-get; otherwise it prints the exact
 # command to run and fails, so that no test or benchmark is skipped
@@ -13,6 +15,9 @@ missing=()
 command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing+=(nftables)
 if [ "${1:-}" = bench ]; then
 	command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 fi
@@ -24,7 +29,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 else
-	echo "make ${1:-test} needs: ${missing[*]} (a C compiler for the race detector; redis for the interop tests; etcd for the benchmark)" >&2
+	echo "make ${1:-test} needs: ${missing[*]} (a C compiler for the race detector; redis for the interop tests; shellcheck, systemd and nftables for scripts/check.sh; etcd for the benchmark)" >&2
 	echo "run as root:  $cmd" >&2
 	exit 1
 fi
