@@ -3,7 +3,8 @@
 # detector (cgo), redis-tools (redis-cli, redis-benchmark) and
 # redis-server for the storage and RESP interop tests, and for
 # scripts/check.sh shellcheck, systemd (systemd-analyze verify and
-# security on the units) and nftables (nft -c on install.sh's ruleset).
+# security on the units) and nftables (nft -c on install.sh's ruleset);
+# wireguard-tools (wg show) and iproute2 (ip netns) for the mesh smoke test.
 # With "bench" it adds what `make bench` compares Planet against in the same run: etcd-server
 # (three etcd members; redis-server serves as a primary with two replicas
 # and alone). As root it uses apt-get; otherwise it prints the exact
@@ -18,6 +19,8 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing+=(nftables)
+command -v wg >/dev/null 2>&1 || missing+=(wireguard-tools)
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing+=(iproute2)
 if [ "${1:-}" = bench ]; then
 	command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 fi
@@ -29,7 +32,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 else
-	echo "make ${1:-test} needs: ${missing[*]} (a C compiler for the race detector; redis for the interop tests; shellcheck, systemd and nftables for scripts/check.sh; etcd for the benchmark)" >&2
+	echo "make ${1:-test} needs: ${missing[*]} (a C compiler for the race detector; redis for the interop tests; shellcheck, systemd and nftables for scripts/check.sh; wireguard-tools and iproute2 for the mesh test; etcd for the benchmark)" >&2
 	echo "run as root:  $cmd" >&2
 	exit 1
 fi

@@ -30,6 +30,7 @@ func main() {
 			storageCommand(),
 			regionsCommand(),
 			secretCommand(),
+			wgCommand(),
 			devCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main reports errors once, below
