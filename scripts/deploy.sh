@@ -27,8 +27,8 @@ order), one at a time, stopping at the first failure.
   --hosts FILE         lines "REGION DEST" (# comments)
   --binary PATH        deploy this binary instead of building one
   --arch ARCH          GOARCH of the droplets (default amd64; GOOS is linux)
-  --env-dir DIR        install DIR/REGION.env as region.env (render each with
-                       `planet regions env REGION > DIR/REGION.env`)
+  --env-dir DIR        install DIR/REGION.env as region.env (default: install.sh
+                       renders it on the droplet from the table and secret)
   --secret FILE        platform secret to install (the same in every region)
   --wg-key-dir DIR     install DIR/REGION.key as the region's WireGuard key
   --services LIST      services to restart and check, in order, of

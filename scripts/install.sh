@@ -24,8 +24,10 @@ a second run with the same inputs prints "unchanged" for each item.
 Files:
   --binary PATH         planet binary to install as /usr/local/bin/planet
                         (default ./planet)
-  --env FILE            region.env to install as /etc/planet/region.env
-                        (e.g. rendered by `planet regions env REGION`)
+  --env FILE            region.env to install as /etc/planet/region.env;
+                        without it, with --table and --region, it is
+                        rendered here (planet regions env REGION
+                        --bind-host 0.0.0.0 --secret-file /etc/planet/secret)
   --table FILE          region table to install as /etc/planet/regions
   --secret FILE         platform secret to install as /etc/planet/secret
                         (mode 0600, owner planet)
@@ -351,9 +353,21 @@ ensure_file "$BINARY" /usr/local/bin/planet root root 755
 for u in "${UNIT_FILES[@]}"; do
 	ensure_file "$UNITS_DIR/$u" "/etc/systemd/system/$u" root root 644
 done
-[ -z "$ENV_FILE" ] || ensure_file "$ENV_FILE" /etc/planet/region.env root planet 640
 [ -z "$TABLE" ] || ensure_file "$TABLE" /etc/planet/regions root planet 640
 [ -z "$SECRET" ] || ensure_file "$SECRET" /etc/planet/secret planet planet 600
+# No --env: render this region's region.env from the installed table, with
+# the installed secret, services on 0.0.0.0 behind the firewall below.
+if [ -z "$ENV_FILE" ] && [ -n "$TABLE" ] && [ -n "$REGION" ]; then
+	if [ "$DRY" = 1 ] || [ -n "$ROOT" ]; then
+		echo "would render: /etc/planet/region.env (planet regions env $REGION --bind-host 0.0.0.0 --secret-file /etc/planet/secret)"
+	else
+		render=(/usr/local/bin/planet regions env "$REGION" --file /etc/planet/regions --bind-host 0.0.0.0)
+		[ ! -e /etc/planet/secret ] || render+=(--secret-file /etc/planet/secret)
+		"${render[@]}" >"$TMP/region.env" || die "rendering region.env failed: $(quote "${render[@]}")"
+		ENV_FILE=$TMP/region.env
+	fi
+fi
+[ -z "$ENV_FILE" ] || ensure_file "$ENV_FILE" /etc/planet/region.env root planet 640
 [ -z "$WG_KEY" ] || ensure_file "$WG_KEY" /etc/planet/wg.key planet planet 600
 nft_ruleset >"$TMP/planet.nft"
 ensure_file "$TMP/planet.nft" /etc/planet/planet.nft root planet 640
