@@ -21,8 +21,12 @@ func interspersedArgs(app *cli.App, args []string) []string {
 	for ; i < len(args); i++ {
 		a := args[i]
 		if strings.HasPrefix(a, "-") {
-			if leaf == nil && takesValue(app.Flags, a) && !strings.Contains(a, "=") {
-				i++ // a global flag's value
+			flags := app.Flags
+			if leaf != nil {
+				flags = leaf.Flags
+			}
+			if takesValue(flags, a) && !strings.Contains(a, "=") {
+				i++ // the flag's value, not a command
 			}
 			continue
 		}

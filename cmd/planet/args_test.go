@@ -21,6 +21,9 @@ func TestInterspersedArgs(t *testing.T) {
 		{"planet discovery list -- --weird", "planet discovery list -- --weird"},
 		{"planet dev --ip-prefix 127.0.9", "planet dev --ip-prefix 127.0.9"},
 		{"planet", "planet"},
+		// A flag's value right after the leaf command is not positional.
+		{"planet discovery list --addr regions web", "planet discovery list --addr regions web"},
+		{"planet discovery list --addr 1.2.3.4:5 --json web", "planet discovery list --addr 1.2.3.4:5 --json web"},
 	} {
 		got := strings.Join(interspersedArgs(app, strings.Fields(tc.in)), " ")
 		if got != tc.want {

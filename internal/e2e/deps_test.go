@@ -15,7 +15,8 @@ var owners = map[string]string{
 	"github.com/urfave/cli/v2":          "planet/cmd/planet",
 	"github.com/anishathalye/porcupine": "planet/internal/planettest",
 	// wireguard-go and wgctrl (golang.zx2c4.com/wireguard/wgctrl).
-	"golang.zx2c4.com/wireguard": "planet/wg",
+	"golang.zx2c4.com/wireguard":     "planet/wg",
+	"github.com/vishvananda/netlink": "planet/wg",
 }
 
 // TestImportRulesByOwner: no package but a library's owner imports it
