@@ -16,7 +16,7 @@ import (
 const (
 	DefaultInterface       = "wg0"
 	DefaultKeepalive       = 25 * time.Second
-	DefaultKeepaliveDelay  = 10 * time.Second
+	DefaultKeepaliveDelay  = time.Second
 	DefaultResolveInterval = 60 * time.Second
 )
 

@@ -46,8 +46,12 @@
 // the peer with its keepalive at once, which sends a first packet. The
 // other configures the peer with the keepalive off and turns it on after
 // the first handshake with that peer, or after Config.KeepaliveDelay
-// (DefaultKeepaliveDelay, 10 s) without one, in case only it can reach
-// the other (a NAT on its side).
+// (DefaultKeepaliveDelay, 1 s) without one. One second is several first
+// handshakes across the widest WAN RTT we plan for (165 ms), so two
+// regions starting together do not cross; and a region that starts after
+// its peer, whose first initiation was lost while this one was down,
+// connects within that second instead of at the peer's 5 s retry (also
+// when only this side can reach the other, behind a NAT).
 //
 // # WAN emulation
 //
@@ -64,8 +68,13 @@
 // `planet wg rotate` writes a new key next to the old one (KEY.new) and
 // prints its public key. Then: (1) change the region's key in the region
 // table of every region; (2) reload every other region (SIGHUP): each
-// removes the old peer and adds the new one, and this region is
-// unreachable until (3) here: move KEY.new over KEY and reload this region,
-// which sets its new private key. Sessions with the other regions are
-// re-established by the first handshake after each step.
+// removes the old peer and adds the new one, and this region gets no
+// packets until (3) here: move KEY.new over KEY and reload this region,
+// which sets its new private key. The new public key thus reaches every
+// other region before this one switches to it; the sessions are
+// re-established by the first handshake after step 3. Done in a row
+// (scripts/deploy.sh --rotate-key REGION), the gap is the time between
+// the reloads, which TCP connections over the mesh ride through: the
+// mesh smoke test rotates a key under an open connection, whose next
+// echo came back 0.4-1 s after the other region's reload.
 package wg

@@ -109,7 +109,7 @@ func TestKeepaliveWaitsForTheInitiator(t *testing.T) {
 	if !tr.awaiting {
 		t.Error("not awaiting a handshake")
 	}
-	tr.now = tr.now.Add(time.Second)
+	tr.now = tr.now.Add(DefaultKeepaliveDelay / 2)
 	if touched := tr.step(t, false); len(touched) != 0 {
 		t.Errorf("no handshake yet: touched %v", touched)
 	}

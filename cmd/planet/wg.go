@@ -319,8 +319,10 @@ To switch region %s to it:
  1. In the region table of every region, change %s's key:
       planet regions remove %s && planet regions add %s %s %s %s
  2. Reload every other region (systemctl reload planet-wg, or kill -HUP): each
-    replaces %s's old peer with the new one; %s is unreachable until step 3.
+    replaces %s's old peer with the new one; %s gets no packets until step 3.
  3. Here: mv %s %s and reload this region the same way.
-`, newPath, pub, region, region, region, region, me.IP, me.Endpoint, pub, region, region, newPath, keyPath)
+Done in a row (scripts/deploy.sh --rotate-key %s does it), the gap is the
+time between the reloads: TCP connections over the mesh ride through it.
+`, newPath, pub, region, region, region, region, me.IP, me.Endpoint, pub, region, region, newPath, keyPath, region)
 	return nil
 }

@@ -206,7 +206,8 @@ func TestWireGuardMeshTwoNamespaces(t *testing.T) {
 	pubA, pubB, pubC := genkey(t, keyA), genkey(t, keyB), genkey(t, keyC)
 	// ams never runs: a third peer whose endpoint changes, so that a
 	// SIGHUP has something to change beside the live session.
-	table := func(amsEndpoint string) string {
+	amsEndpoint := "198.18.0.3:51820"
+	table := func() string {
 		return fmt.Sprintf("mesh 198.19.0.0/24\n"+
 			"region sfo 198.19.0.1 198.18.0.1:51820 %s\n"+
 			"region nyc 198.19.0.2 198.18.0.2:51820 %s\n"+
@@ -214,14 +215,14 @@ func TestWireGuardMeshTwoNamespaces(t *testing.T) {
 	}
 	tableA, tableB := filepath.Join(dir, "regions.a"), filepath.Join(dir, "regions.b")
 	for _, f := range []string{tableA, tableB} {
-		if err := os.WriteFile(f, []byte(table("198.18.0.3:51820")), 0o644); err != nil {
+		if err := os.WriteFile(f, []byte(table()), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	ifA, ifB := "plnta"+tag, "plntb"+tag
 	// Each side delays its own packets by half the RTT it is given.
 	wa := startWG(t, a, "--table", tableA, "--region", "sfo", "--key", keyA, "--interface", ifA, "--emulate-rtt", "nyc=80ms")
-	startWG(t, b, "--table", tableB, "--region", "nyc", "--key", keyB, "--interface", ifB, "--emulate-rtt", "sfo=80ms")
+	wb := startWG(t, b, "--table", tableB, "--region", "nyc", "--key", keyB, "--interface", ifB, "--emulate-rtt", "sfo=80ms")
 
 	// TCP over the mesh: nyc listens on its mesh address, sfo dials it.
 	var ln net.Listener
@@ -272,7 +273,8 @@ func TestWireGuardMeshTwoNamespaces(t *testing.T) {
 
 	// Change ams's endpoint in sfo's table and SIGHUP: ams's peer changes,
 	// nyc's session stays (no new handshake, the connection goes on).
-	if err := os.WriteFile(tableA, []byte(table("198.18.0.4:51821")), 0o644); err != nil {
+	amsEndpoint = "198.18.0.4:51821"
+	if err := os.WriteFile(tableA, []byte(table()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	wa.cmd.Process.Signal(syscall.SIGHUP)
@@ -287,5 +289,42 @@ func TestWireGuardMeshTwoNamespaces(t *testing.T) {
 	}
 	if !strings.Contains(a.run(t, "wg", "show", ifA, "endpoints"), "198.18.0.2:51820") {
 		t.Error("nyc's endpoint changed at the reload")
+	}
+
+	// Rotate sfo's key in the documented order: the new public key reaches
+	// nyc (table, reload) before sfo switches to it (key, reload). The TCP
+	// connection over the mesh rides through.
+	out, err := exec.Command(pt.Binary(t), "wg", "rotate", "--table", tableA, "--region", "sfo", "--key", keyA).Output()
+	if err != nil {
+		t.Fatalf("planet wg rotate: %v\n%s", err, out)
+	}
+	lines := strings.Split(string(out), "\n")
+	if len(lines) < 2 || len(strings.TrimSpace(lines[1])) != 44 {
+		t.Fatalf("planet wg rotate printed:\n%s", out)
+	}
+	pubA = strings.TrimSpace(lines[1])
+	for _, f := range []string{tableA, tableB} {
+		if err := os.WriteFile(f, []byte(table()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start = time.Now()
+	wb.cmd.Process.Signal(syscall.SIGHUP)
+	pt.WaitFor(t, 10*time.Second, "nyc to take sfo's new key", func() bool {
+		return strings.Contains(b.run(t, "wg", "show", ifB, "peers"), pubA)
+	})
+	if err := os.Rename(keyA+".new", keyA); err != nil {
+		t.Fatal(err)
+	}
+	wa.cmd.Process.Signal(syscall.SIGHUP)
+	if _, err := medianRTT(conn, 1); err != nil {
+		t.Fatalf("the TCP connection over the mesh broke during the key rotation: %v", err)
+	}
+	t.Logf("key rotation: first echo %v after nyc's reload (the connection stayed open)", time.Since(start).Round(time.Millisecond))
+	if h := handshake(t, b, ifB, pubA); h <= 0 {
+		t.Errorf("nyc has no handshake with sfo's new key")
+	}
+	if strings.Contains(b.run(t, "wg", "show", ifB, "peers"), pubA) && strings.Count(b.run(t, "wg", "show", ifB, "peers"), "\n") != 2 {
+		t.Errorf("nyc's peers after the rotation:\n%s", b.run(t, "wg", "show", ifB, "peers"))
 	}
 }
