@@ -10,6 +10,7 @@ import (
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
+	"planet/internal/secret"
 	"planet/regions"
 )
 
@@ -92,23 +93,12 @@ func (k PrivateKey) PublicKey() regions.Key {
 // mode 0600. It refuses to overwrite a file (ErrKeyFileExists) and
 // removes what it wrote if a write fails.
 func WriteKeyFile(path string, k PrivateKey) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	err := secret.WriteNewFile(path, []byte(k.String()+"\n"))
 	if errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("%w: %s; not overwriting it", ErrKeyFileExists, path)
 	}
 	if err != nil {
 		return fmt.Errorf("wg: %w", err)
-	}
-	_, err = f.WriteString(k.String() + "\n")
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return fmt.Errorf("wg: writing %s: %w", path, err)
 	}
 	return nil
 }

@@ -67,14 +67,25 @@ func Generate(path string) error {
 	if _, err := rand.Read(raw[:]); err != nil {
 		return fmt.Errorf("secret: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	err := WriteNewFile(path, []byte(hex.EncodeToString(raw[:])+"\n"))
+	if errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("secret: %s exists; not overwriting it (remove it first to replace the mesh's secret)", path)
+	}
 	if err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("secret: %s exists; not overwriting it (remove it first to replace the mesh's secret)", path)
-		}
 		return fmt.Errorf("secret: %w", err)
 	}
-	_, err = f.WriteString(hex.EncodeToString(raw[:]) + "\n")
+	return nil
+}
+
+// WriteNewFile writes data to a new file of mode 0600 at path and syncs
+// it, for secrets and private keys. It never overwrites: if path exists,
+// the error wraps os.ErrExist. A failed write leaves no file.
+func WriteNewFile(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -83,7 +94,7 @@ func Generate(path string) error {
 	}
 	if err != nil {
 		os.Remove(path)
-		return fmt.Errorf("secret: writing %s: %w", path, err)
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
 }
