@@ -220,6 +220,12 @@ func TestWireGuardMeshTwoNamespaces(t *testing.T) {
 		}
 	}
 	ifA, ifB := "plnta"+tag, "plntb"+tag
+	t.Cleanup(func() {
+		// planet wg up removes its UAPI socket when it stops; not if killed.
+		for _, i := range []string{ifA, ifB} {
+			os.Remove("/var/run/wireguard/" + i + ".sock")
+		}
+	})
 	// Each side delays its own packets by half the RTT it is given.
 	wa := startWG(t, a, "--table", tableA, "--region", "sfo", "--key", keyA, "--interface", ifA, "--emulate-rtt", "nyc=80ms")
 	wb := startWG(t, b, "--table", tableB, "--region", "nyc", "--key", keyB, "--interface", ifB, "--emulate-rtt", "sfo=80ms")
