@@ -10,7 +10,9 @@
 #     passes `nft -c` (check only: nothing is loaded), and a second run
 #     into a temporary --root changes nothing;
 #   - deploy.sh with a fake ssh and scp: regions in order, and it stops at
-#     the first failure, naming the region and the service.
+#     the first failure, naming the region and the service; --rotate-key:
+#     the order of its steps, the table updated with the new key, and it
+#     stops at the first failure with REGION's key not switched.
 #
 # How verify works without /usr/local/bin/planet: systemd-analyze verify
 # checks that every Exec*= command exists and is executable, so the units
@@ -199,6 +201,8 @@ fi
 echo "==> deploy.sh with a fake ssh and scp"
 # The fakes log their arguments; ssh fails the command that contains
 # $FAIL_ON on host $FAIL_HOST.
+# `planet wg rotate` prints $FAKE_KEY as the new public key (its real
+# output's first lines), and `planet wg status` shows it as a peer that is up.
 cat >"$TMP/ssh" <<'EOF'
 #!/usr/bin/env bash
 echo "ssh $*" >>"$FAKE_LOG"
@@ -206,6 +210,14 @@ if [ -n "${FAIL_HOST:-}" ] && [ "$1" = "$FAIL_HOST" ] && [[ "$*" == *"$FAIL_ON"*
 	echo "curl: (7) Failed to connect" >&2
 	exit 7
 fi
+case $* in
+*" wg rotate "*)
+	printf 'wrote /etc/planet/wg.key.new; its public key:\n%s\n\nTo switch region %s to it:\n' "$FAKE_KEY" "${FAKE_REGION:-?}"
+	;;
+*" wg status "*)
+	printf '{\n  "public_key": "x",\n  "peers": [\n    {\n      "region": "r",\n      "public_key": "%s",\n      "handshake_age_ns": 3000000000,\n      "state": "up",\n      "reachable": true\n    }\n  ],\n  "drift": []\n}\n' "$FAKE_KEY"
+	;;
+esac
 EOF
 cat >"$TMP/scp" <<'EOF'
 #!/usr/bin/env bash
@@ -226,8 +238,11 @@ if SSH="$TMP/ssh -o BatchMode=yes" SCP="$TMP/scp" bash scripts/deploy.sh "${darg
 		! grep -q "^scp .*/install.sh .*/planet-wg.service .* root@sfo.test:/var/tmp/planet-deploy/$" "$FAKE_LOG"; then
 		fail "deploy.sh: expected commands missing from the fake ssh log:"
 		indent <"$FAKE_LOG"
+	elif [ "$(grep -n 'root@nyc.test curl .*:11600/health$' "$FAKE_LOG" | cut -d: -f1)" -gt \
+		"$(grep -n 'root@nyc.test systemctl restart planet-storage@10601.service$' "$FAKE_LOG" | cut -d: -f1)" ]; then
+		fail "deploy.sh: storage-10601 restarted before storage-10600 was healthy (not a rolling restart)"
 	else
-		pass "deploy.sh: sfo, nyc, ams in order ($(wc -l <"$FAKE_LOG") ssh/scp commands)"
+		pass "deploy.sh: sfo, nyc, ams in order, each replica healthy before the next restarts ($(wc -l <"$FAKE_LOG") ssh/scp commands)"
 	fi
 else
 	fail "deploy.sh with a fake ssh:"
@@ -255,6 +270,102 @@ if bash scripts/deploy.sh --dry-run --binary "$TMP/planet" --table regions/regio
 else
 	fail "deploy.sh --dry-run:"
 	indent <"$TMP/d3"
+fi
+
+# --rotate-key nyc on a copy of the example table; a fake planet (the
+# local one, for `regions check`) logs too.
+echo "==> deploy.sh --rotate-key with a fake ssh, scp and planet"
+cat >"$TMP/fakeplanet" <<'EOF'
+#!/usr/bin/env bash
+echo "planet $*" >>"$FAKE_LOG"
+EOF
+chmod 755 "$TMP/fakeplanet"
+export FAKE_KEY=ZmFrZSBuZXcgcHVibGljIGtleSBvZiBueWMgLSAzMiE= FAKE_REGION=nyc
+rargs=(--rotate-key nyc --table "$TMP/rtable" --host sfo=root@sfo.test --host nyc=root@nyc.test
+	--host ams=root@ams.test --timeout 0)
+old_nyc=$(awk '$2 == "nyc" { print $5 }' regions/regions.example)
+cp regions/regions.example "$TMP/rtable"
+: >"$FAKE_LOG"
+if SSH="$TMP/ssh" SCP="$TMP/scp" PLANET="$TMP/fakeplanet" bash scripts/deploy.sh "${rargs[@]}" >"$TMP/r1" 2>&1; then
+	# The log reduced to steps: "host what", in order.
+	sed -E -e 's/^ssh (root@[a-z]+)\.test .*wg rotate .*/\1 rotate/' \
+		-e 's/^planet regions check --file=.*/local check/' \
+		-e 's/^scp .* (root@[a-z]+)\.test:.*/\1 scp/' \
+		-e 's/^ssh (root@[a-z]+)\.test chown root:planet .*mv -f .*/\1 table/' \
+		-e 's/^ssh (root@[a-z]+)\.test systemctl reload planet-wg$/\1 reload/' \
+		-e 's/^ssh (root@[a-z]+)\.test mv \/etc\/planet\/wg\.key\.new \/etc\/planet\/wg\.key && chown planet:planet .*chmod 600 .*/\1 key/' \
+		-e 's/^ssh (root@[a-z]+)\.test .*wg status .*--region ([a-z]+) --json$/\1 status/' \
+		"$FAKE_LOG" | tr '\n' ' ' >"$TMP/r1.steps"
+	want="root@nyc rotate local check root@sfo scp root@sfo table root@sfo reload root@ams scp root@ams table root@ams reload "
+	want+="root@nyc scp root@nyc table root@nyc key root@nyc reload root@sfo status root@ams status "
+	if [ "$(cat "$TMP/r1.steps")" != "$want" ]; then
+		fail "deploy.sh --rotate-key: steps '$(cat "$TMP/r1.steps")', want '$want'; log:"
+		indent <"$FAKE_LOG"
+	elif ! grep -qxF "ssh root@nyc.test /usr/local/bin/planet wg rotate --table /etc/planet/regions --region nyc --key /etc/planet/wg.key" "$FAKE_LOG" ||
+		! grep -qxF "scp $TMP/rtable root@ams.test:/etc/planet/regions.planet-new" "$FAKE_LOG" ||
+		! grep -qxF "planet regions check --file=$TMP/rtable" "$FAKE_LOG"; then
+		fail "deploy.sh --rotate-key: expected commands missing from the log:"
+		indent <"$FAKE_LOG"
+	elif ! grep -qxF "region nyc 10.0.0.2 nyc.example.com:51820 $FAKE_KEY" "$TMP/rtable" ||
+		[ "$(diff regions/regions.example "$TMP/rtable" | grep -c '^[<>]')" != 2 ] ||
+		grep -qF "$old_nyc" "$TMP/rtable"; then
+		fail "deploy.sh --rotate-key: the table does not have nyc's new key in place of the old one (only):"
+		diff regions/regions.example "$TMP/rtable" | indent
+	elif ! grep -qF "deploy.sh: rotated nyc's WireGuard key: $FAKE_KEY" "$TMP/r1"; then
+		fail "deploy.sh --rotate-key: no report:"
+		indent <"$TMP/r1"
+	else
+		pass "deploy.sh --rotate-key nyc: rotate on nyc, table here, sfo and ams reloaded, then nyc's key switched, handshakes seen"
+	fi
+else
+	fail "deploy.sh --rotate-key with a fake ssh:"
+	indent <"$TMP/r1"
+fi
+
+# The reload fails on ams (the second region reloaded): stops there, names
+# it, nyc untouched but for the rotation, the table has the new key.
+cp regions/regions.example "$TMP/rtable"
+: >"$FAKE_LOG"
+if SSH="$TMP/ssh" SCP="$TMP/scp" PLANET="$TMP/fakeplanet" FAIL_HOST=root@ams.test FAIL_ON="systemctl reload" \
+	bash scripts/deploy.sh "${rargs[@]}" >"$TMP/r2" 2>&1; then
+	fail "deploy.sh --rotate-key: succeeded although the reload failed on ams"
+elif ! grep -qF "deploy.sh: --rotate-key nyc FAILED in region ams, step 3 (reload): systemctl reload planet-wg failed on root@ams.test" "$TMP/r2" ||
+	! grep -qF "the table on sfo ams has the new key (ams not reloaded); not yet on: nyc." "$TMP/r2" ||
+	! grep -qF "nyc still uses its old key (/etc/planet/wg.key); the new one is at /etc/planet/wg.key.new on nyc." "$TMP/r2"; then
+	fail "deploy.sh --rotate-key: no clear failure message:"
+	indent <"$TMP/r2"
+elif grep -q 'wg\.key\.new /etc/planet/wg\.key' "$FAKE_LOG" || grep -q '^s[cs][ph] root@nyc\.test' <(grep -v 'wg rotate' "$FAKE_LOG") ||
+	[ "$(grep -c 'systemctl reload' "$FAKE_LOG")" != 2 ]; then
+	fail "deploy.sh --rotate-key: went on after the first failure:"
+	indent <"$FAKE_LOG"
+elif ! grep -qxF "region nyc 10.0.0.2 nyc.example.com:51820 $FAKE_KEY" "$TMP/rtable"; then
+	fail "deploy.sh --rotate-key: the table here lacks the new key after the failure"
+else
+	pass "deploy.sh --rotate-key: stops at ams's reload, nyc's key not switched"
+fi
+
+# A rotation whose output has no key: stops before any table changes.
+cp regions/regions.example "$TMP/rtable"
+: >"$FAKE_LOG"
+if SSH="$TMP/ssh" SCP="$TMP/scp" PLANET="$TMP/fakeplanet" FAKE_KEY=not-a-key \
+	bash scripts/deploy.sh "${rargs[@]}" >"$TMP/r3" 2>&1; then
+	fail "deploy.sh --rotate-key: succeeded without a new key"
+elif ! grep -qF "deploy.sh: --rotate-key nyc FAILED in region nyc, step 1 (wg rotate): no public key" "$TMP/r3" ||
+	[ "$(wc -l <"$FAKE_LOG")" != 1 ] || ! cmp -s regions/regions.example "$TMP/rtable"; then
+	fail "deploy.sh --rotate-key: a bad key was not caught at once:"
+	indent <"$TMP/r3"
+	indent <"$FAKE_LOG"
+else
+	pass "deploy.sh --rotate-key: no key in wg rotate's output: stops, table unchanged"
+fi
+
+if bash scripts/deploy.sh --dry-run --rotate-key sfo --table regions/regions.example >"$TMP/r4" 2>&1 &&
+	has "$TMP/r4" "+ ssh -o BatchMode=yes -o ConnectTimeout=10 root@nyc.example.com 'systemctl reload planet-wg'" "deploy.sh --dry-run --rotate-key" &&
+	has "$TMP/r4" "+ ssh -o BatchMode=yes -o ConnectTimeout=10 root@sfo.example.com 'mv /etc/planet/wg.key.new /etc/planet/wg.key && chown planet:planet /etc/planet/wg.key && chmod 600 /etc/planet/wg.key'" "deploy.sh --dry-run --rotate-key"; then
+	pass "deploy.sh --dry-run --rotate-key sfo"
+else
+	fail "deploy.sh --dry-run --rotate-key:"
+	indent <"$TMP/r4"
 fi
 
 if [ "$failures" -gt 0 ]; then
