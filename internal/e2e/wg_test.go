@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -272,6 +273,28 @@ func TestWireGuardMeshTwoNamespaces(t *testing.T) {
 			t.Errorf("wg show %s lacks %q:\n%s", ifA, want, show)
 		}
 	}
+	// planet wg status reads the live device against the table: nyc is
+	// up, ams (never started) has never shaken hands, no drift.
+	var st struct {
+		Peers []struct {
+			Region    string `json:"region"`
+			State     string `json:"state"`
+			Reachable bool   `json:"reachable"`
+			RxBytes   int64  `json:"rx_bytes"`
+		} `json:"peers"`
+		Drift []struct{ Kind string } `json:"drift"`
+	}
+	out := a.run(t, pt.Binary(t), "wg", "status", "--interface", ifA, "--table", tableA, "--region", "sfo", "--json")
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("planet wg status --json: %v\n%s", err, out)
+	}
+	states := map[string]string{}
+	for _, p := range st.Peers {
+		states[p.Region] = fmt.Sprintf("%s/%v/%v", p.State, p.Reachable, p.RxBytes > 0)
+	}
+	if states["nyc"] != "up/true/true" || states["ams"] != "never/false/false" || len(st.Drift) != 0 {
+		t.Errorf("planet wg status: %v, drift %v\n%s", states, st.Drift, out)
+	}
 	before := handshake(t, a, ifA, pubB)
 	if before <= 0 {
 		t.Fatalf("no handshake with nyc in wg show: %d", before)
@@ -300,13 +323,13 @@ func TestWireGuardMeshTwoNamespaces(t *testing.T) {
 	// Rotate sfo's key in the documented order: the new public key reaches
 	// nyc (table, reload) before sfo switches to it (key, reload). The TCP
 	// connection over the mesh rides through.
-	out, err := exec.Command(pt.Binary(t), "wg", "rotate", "--table", tableA, "--region", "sfo", "--key", keyA).Output()
+	rot, err := exec.Command(pt.Binary(t), "wg", "rotate", "--table", tableA, "--region", "sfo", "--key", keyA).Output()
 	if err != nil {
-		t.Fatalf("planet wg rotate: %v\n%s", err, out)
+		t.Fatalf("planet wg rotate: %v\n%s", err, rot)
 	}
-	lines := strings.Split(string(out), "\n")
+	lines := strings.Split(string(rot), "\n")
 	if len(lines) < 2 || len(strings.TrimSpace(lines[1])) != 44 {
-		t.Fatalf("planet wg rotate printed:\n%s", out)
+		t.Fatalf("planet wg rotate printed:\n%s", rot)
 	}
 	pubA = strings.TrimSpace(lines[1])
 	for _, f := range []string{tableA, tableB} {
