@@ -55,23 +55,39 @@ func (ns *netns) run(t *testing.T, args ...string) string {
 	return mustRun(t, append([]string{"ip", "netns", "exec", ns.name}, args...)...)
 }
 
-// do runs f on an OS thread that entered the namespace; sockets f makes
-// live there. The thread is discarded afterwards (never unlocked).
+// do runs f on an OS thread that entered the namespace, so that the
+// sockets f makes live there; then the thread returns to its own
+// namespace. (A thread left to die instead would take with it the
+// processes it had started: Pdeathsig follows the parent thread.)
 func (ns *netns) do(f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread() // not unlocked: the thread dies with the goroutine
-		fd, err := syscall.Open("/var/run/netns/"+ns.name, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		runtime.LockOSThread()
+		self, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			errc <- err
+			return // still locked: the thread ends with the goroutine
+		}
+		defer unix.Close(self)
+		fd, err := unix.Open("/var/run/netns/"+ns.name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			errc <- err
+			runtime.UnlockOSThread()
 			return
 		}
-		defer syscall.Close(fd)
+		defer unix.Close(fd)
 		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
 			errc <- fmt.Errorf("setns %s: %w", ns.name, err)
+			runtime.UnlockOSThread()
 			return
 		}
-		errc <- f()
+		ferr := f()
+		if err := unix.Setns(self, unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("returning from %s: %w", ns.name, err)
+			return // still locked, in the wrong namespace: the thread ends
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
 	}()
 	return <-errc
 }
