@@ -107,7 +107,13 @@ func FreeIPPrefix() string {
 	return fmt.Sprintf("127.0.%d", 199+prefixBlock.Add(1))
 }
 
-// FreePort returns a port free on ip for both TCP and UDP.
+// given holds the ports FreePort returned: a port is free until the
+// process it was meant for binds it, and the kernel may offer it again
+// meanwhile (a storage admin port once got its discovery's port).
+var given sync.Map // ip:port → struct{}
+
+// FreePort returns a port free on ip for both TCP and UDP, never one it
+// returned before in this test process.
 func FreePort(tb testing.TB, ip string) int {
 	tb.Helper()
 	for i := 0; i < 50; i++ {
@@ -120,7 +126,9 @@ func FreePort(tb testing.TB, ip string) int {
 		ln.Close()
 		if err == nil {
 			udp.Close()
-			return port
+			if _, dup := given.LoadOrStore(net.JoinHostPort(ip, strconv.Itoa(port)), struct{}{}); !dup {
+				return port
+			}
 		}
 	}
 	tb.Fatal("no free port")
