@@ -59,6 +59,7 @@ import (
 	"time"
 
 	"planet/discovery/api"
+	"planet/internal/atomicfile"
 )
 
 // registrationsFormat is the "format" of the file this code writes.
@@ -181,39 +182,6 @@ func (re registrationEntry) entry() (Entry, error) {
 	return Entry{Name: re.Name, Address: re.Address, TTL: ttl, Version: re.Version, LastSeen: re.Expires.Add(-ttl)}, nil
 }
 
-// writeFileAtomic replaces path with data: a temporary file in the same
-// directory, fsync, rename, fsync of the directory.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 // saver writes the registrations file from one goroutine (run): soon after
 // a registration or deregistration, whose reply waits for it (concurrent
 // changes share one write), and every interval when only heartbeats have
@@ -298,7 +266,7 @@ func (p *saver) write(failing *bool) {
 	p.mu.Unlock()
 	defer close(done)
 	p.dirty.Store(false)
-	err := writeFileAtomic(p.path, p.content())
+	err := atomicfile.Write(p.path, p.content(), 0o600)
 	switch {
 	case err != nil:
 		p.writes("error")

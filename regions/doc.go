@@ -5,7 +5,8 @@
 // region.env (DISCOVERY_PEERS is the only variable that wires regions
 // together, and it comes from here).
 //
-// The package is standard library only; it knows WireGuard keys as 32 bytes
+// The package uses the standard library (and internal/atomicfile to write
+// the table); it knows WireGuard keys as 32 bytes
 // and their base64 text, nothing of wgctrl.
 //
 // # File format

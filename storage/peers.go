@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"planet/internal/atomicfile"
 	"planet/internal/config"
 	"planet/internal/peer"
 )
@@ -104,8 +105,7 @@ func (p *peerSet) load() error {
 	return nil
 }
 
-// save writes the peers to the file atomically (temporary file, fsync,
-// rename, fsync of the directory).
+// save writes the peers to the file atomically.
 func (p *peerSet) save(now time.Time) error {
 	if p.file == "" {
 		return nil
@@ -114,31 +114,7 @@ func (p *peerSet) save(now time.Time) error {
 	if err != nil {
 		return err
 	}
-	tmp := p.file + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(append(data, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, p.file)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(filepath.Dir(p.file))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.Write(p.file, append(data, '\n'), 0o644)
 }
 
 // start returns a rotating position, so that reads spread over the peers.
