@@ -12,6 +12,7 @@ type serverMetrics struct {
 	antiEntropy    *metrics.CounterVec
 	handoffs       *metrics.CounterVec
 	hintsLost      *metrics.CounterVec
+	regionApplied  *metrics.CounterVec
 	replication    *metrics.Histogram
 	fsync          *metrics.Histogram
 }
@@ -27,6 +28,7 @@ func newServerMetrics(s *Server) *serverMetrics {
 		antiEntropy:    reg.NewCounterVec("storage_anti_entropy_repairs_total", "Keys repaired by anti-entropy, pulled from or pushed to a peer.", "direction"),
 		handoffs:       reg.NewCounterVec("storage_hints_delivered_total", "Hinted keys delivered to a peer that was back."),
 		hintsLost:      reg.NewCounterVec("storage_hints_lost_total", "Hints that could not be stored (anti-entropy repairs those peers)."),
+		regionApplied:  reg.NewCounterVec("storage_region_apply_records_total", "Records of other regions that this replica coordinated to W replicas (REPL.APPLY from a WAL tailer)."),
 		replication:    reg.NewHistogram("storage_replication_seconds", "Round trip of a replicated write to a peer replica.", lat),
 		fsync:          reg.NewHistogram("storage_wal_fsync_seconds", "WAL fsync latency (one per commit batch).", lat),
 	}
