@@ -145,6 +145,9 @@ func devSpecs(self string, regions []devRegion, discoveryPort int, dataDir, logL
 				Env: append(env[:len(env):len(env)], "PORT="+p),
 			})
 		}
+		specs = append(specs, supervisor.Spec{
+			Region: r.name, Service: "waltailer", Path: self, Args: []string{"waltailer", "serve"}, Env: env,
+		})
 	}
 	return specs
 }
