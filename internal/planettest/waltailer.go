@@ -90,3 +90,75 @@ func Metric(addr, sample string) float64 {
 	}
 	return 0
 }
+
+// Geo is a three-region platform of processes: discovery, three storage
+// replicas and a WAL tailer per region (sfo, nyc, ams), as `planet dev`
+// runs it, on addresses and ports of the test's own.
+type Geo struct {
+	Names    []string
+	Cluster  *Cluster
+	Replicas map[string][]*Replica
+	Tailers  map[string]*Tailer
+	DataDirs map[string]string
+}
+
+// GeoOptions tunes StartGeo.
+type GeoOptions struct {
+	StorageEnv []string // extra env of every storage replica
+	TailerEnv  []string // extra env of every tailer
+	NoTailers  bool     // prepare the tailers without starting them
+}
+
+// StartGeo starts a three-region platform and waits until every replica
+// knows its two peers and every tailer answers.
+func StartGeo(tb testing.TB, o GeoOptions) *Geo {
+	tb.Helper()
+	g := &Geo{Names: []string{"sfo", "nyc", "ams"}, Replicas: make(map[string][]*Replica),
+		Tailers: make(map[string]*Tailer), DataDirs: make(map[string]string)}
+	g.Cluster = StartDiscovery(tb, g.Names...)
+	for _, n := range g.Names {
+		region := g.Cluster.Regions[n]
+		dir := tb.TempDir()
+		g.DataDirs[n] = dir
+		g.Replicas[n] = NewStorage(tb, region, 3, dir, o.StorageEnv...)
+		g.Tailers[n] = NewTailer(tb, region, dir, o.TailerEnv...)
+	}
+	for _, n := range g.Names {
+		StartAll(tb, g.Replicas[n])
+	}
+	if !o.NoTailers {
+		for _, n := range g.Names {
+			g.StartTailer(tb, n)
+		}
+	}
+	return g
+}
+
+// StartTailer starts region's tailer and waits until it answers.
+func (g *Geo) StartTailer(tb testing.TB, region string) {
+	tb.Helper()
+	t := g.Tailers[region]
+	t.Start()
+	WaitFor(tb, 20*time.Second, region+"'s tailer to answer", func() bool {
+		_, ok := t.Status()
+		return ok
+	})
+}
+
+// Addrs returns the RESP addresses of region's replicas.
+func (g *Geo) Addrs(region string) []string {
+	var out []string
+	for _, r := range g.Replicas[region] {
+		out = append(out, r.Addr())
+	}
+	return out
+}
+
+// AllReplicas returns every replica of every region.
+func (g *Geo) AllReplicas() []*Replica {
+	var out []*Replica
+	for _, n := range g.Names {
+		out = append(out, g.Replicas[n]...)
+	}
+	return out
+}
