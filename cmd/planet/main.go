@@ -28,10 +28,12 @@ func main() {
 		Commands: []*cli.Command{
 			discoveryCommand(),
 			storageCommand(),
+			waltailerCommand(),
 			regionsCommand(),
 			secretCommand(),
 			wgCommand(),
 			devCommand(),
+			verifyCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main reports errors once, below
 	}

@@ -100,6 +100,12 @@ func ParseBucketArg(arg []byte, buckets int) (int, error) {
 	return b, nil
 }
 
+// DigestBuckets is the number of anti-entropy digest buckets: REPL.DIGEST's
+// reply holds 8*DigestBuckets bytes and REPL.BUCKET's argument is below it.
+// storage/engine.NumBuckets is the same number (internal/verify's tests
+// check), so that a reader of digests need not import the engine.
+const DigestBuckets = 1024
+
 // AppendDigestBody appends the body of REPL.DIGEST's reply: each
 // bucket's hash, 8 bytes big-endian, bucket 0 first.
 func AppendDigestBody(dst []byte, hashes []uint64) []byte {
