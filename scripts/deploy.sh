@@ -4,7 +4,8 @@
 # install.sh and the units over scp, runs install.sh there (files, firewall,
 # enable; it starts nothing), restarts the region's services in order, and
 # waits until every one of them is healthy (`systemctl is-active`, and
-# `curl /health` on the droplet: discovery 10200, storage admin 11600-11602)
+# `curl /health` on the droplet: discovery 10200, storage admin 11600-11602,
+# waltailer 10700)
 # before it goes on to the next region. It stops at the first failure and
 # says where: region, service, and what failed. See --help.
 #
@@ -467,6 +468,10 @@ for s in ${SERVICES//,/ }; do
 	discovery)
 		UNITS+=(planet-discovery.service)
 		UNIT_PORT+=(10200)
+		;;
+	waltailer)
+		UNITS+=(planet-waltailer.service)
+		UNIT_PORT+=(10700)
 		;;
 	*)
 		UNITS+=("planet-$s.service")

@@ -52,7 +52,7 @@ Firewall:
   --public-iface NAME   public interface (default: the default route's)
   --tcp-ports LIST      platform TCP ports, admitted only on lo and the
                         WireGuard interface, dropped elsewhere (default
-                        10200,10300,10600-10602,11300,11600-11602)
+                        10200,10300,10600-10602,10700,11300,11600-11602)
   --udp-ports LIST      platform UDP ports, the same (default 10200)
   --print-nft           print the nftables ruleset and exit
   --write-nft PATH      write the nftables ruleset to PATH and exit
@@ -82,7 +82,7 @@ START=1
 WG_IFACE=wg0
 WG_PORT=
 PUBLIC_IFACE=
-TCP_PORTS=10200,10300,10600-10602,11300,11600-11602
+TCP_PORTS=10200,10300,10600-10602,10700,11300,11600-11602
 UDP_PORTS=10200
 NFT_OUT=
 NFT_ONLY=0
