@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,7 +26,10 @@ type shipper struct {
 	region string
 	log    *slog.Logger
 	wake   chan struct{}
-	recent *recentSet
+	// changed is signalled when the region's replicas change: a region
+	// that comes back is retried at once, not after the backoff.
+	changed chan struct{}
+	recent  *recentSet
 
 	sources map[string]*source // by WAL name; the run goroutine's
 
@@ -39,7 +43,7 @@ type shipper struct {
 
 func newShipper(t *Tailer, region string) *shipper {
 	return &shipper{t: t, region: region, log: t.log.With("remote", region),
-		wake: make(chan struct{}, 1), recent: newRecentSet(t.cfg.DedupWindow),
+		wake: make(chan struct{}, 1), changed: make(chan struct{}, 1), recent: newRecentSet(t.cfg.DedupWindow),
 		sources: make(map[string]*source), srcErrs: make(map[string]string),
 		st: RegionStatus{Region: region, State: "starting"}}
 }
@@ -51,6 +55,10 @@ func (s *shipper) setAddrs(addrs []string) {
 	if !slices.Equal(s.addrs, addrs) {
 		s.addrs = addrs
 		s.poke()
+		select {
+		case s.changed <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -182,6 +190,7 @@ func (s *shipper) send(ctx context.Context, b *batch) bool {
 		d = d/2 + rand.N(d/2+1) // jitter: 50-100%
 		select {
 		case <-ctx.Done():
+		case <-s.changed:
 		case <-time.After(d):
 		}
 	}
@@ -226,7 +235,16 @@ func (s *shipper) tryReplicas(ctx context.Context, args [][]byte, size int) (str
 		s.t.m.batches.Inc(s.region, "error")
 		errs = append(errs, fmt.Errorf("%s: %w", addr, err))
 	}
-	return "", errors.Join(errs...)
+	return "", joinErrors(errs)
+}
+
+// joinErrors joins errs on one line, for logs and status.
+func joinErrors(errs []error) error {
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }
 
 // acknowledge moves every source's cursor past what b held.
