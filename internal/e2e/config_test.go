@@ -34,6 +34,10 @@ func TestBadConfigurationStopsAtStart(t *testing.T) {
 		{"ttl not a duration", "DISCOVERY_TTL", "forever", []string{"discovery", "register", "web", "127.0.0.1:1"}},
 		{"ttl over an hour", "DISCOVERY_TTL", "2h", []string{"discovery", "register", "web", "127.0.0.1:1"}},
 		{"discovery address", "DISCOVERY_ADDR", "nowhere", []string{"discovery", "list", "web"}},
+		{"tailer region", "REGION", "SFO", []string{"waltailer", "serve"}},
+		{"tailer admin port", "WALTAILER_ADMIN_PORT", "0x10", []string{"waltailer", "serve"}},
+		{"tailer repair window", "WALTAILER_REPAIR_AFTER", "soon", []string{"waltailer", "serve"}},
+		{"tailer status address", "WALTAILER_ADDR", "nowhere", []string{"waltailer", "status"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := tc.args
