@@ -53,6 +53,7 @@ func AppendApplyItem(args [][]byte, it Item) [][]byte {
 // a version that does not parse fails the whole command: a batch applies
 // whole or not at all, so that a bad batch changes nothing.
 func ParseApply(items []Item, args [][]byte) ([]Item, error) {
+	start := len(items)
 	if len(args) < 2 || !equalFoldASCII(args[0], Apply) {
 		return items, fmt.Errorf("%w: want REPL.APPLY PUT key value version | DEL key version ...", ErrApplySyntax)
 	}
@@ -63,14 +64,14 @@ func ParseApply(items []Item, args [][]byte) ([]Item, error) {
 		case equalFoldASCII(rest[0], "DEL"):
 			del = true
 		default:
-			return items, fmt.Errorf("%w: record %d: want PUT or DEL, not %.16q", ErrApplySyntax, i, rest[0])
+			return items[:start], fmt.Errorf("%w: record %d: want PUT or DEL, not %.16q", ErrApplySyntax, i, rest[0])
 		}
 		n := 4
 		if del {
 			n = 3
 		}
 		if len(rest) < n {
-			return items, fmt.Errorf("%w: record %d: %s needs %d arguments", ErrApplySyntax, i, rest[0], n-1)
+			return items[:start], fmt.Errorf("%w: record %d: %s needs %d arguments", ErrApplySyntax, i, rest[0], n-1)
 		}
 		it := Item{Key: rest[1], Delete: del}
 		if !del {
@@ -78,7 +79,7 @@ func ParseApply(items []Item, args [][]byte) ([]Item, error) {
 		}
 		v, err := hlc.ParseVersion(rest[n-1])
 		if err != nil {
-			return items, fmt.Errorf("%w: record %d: %w", ErrApplySyntax, i, err)
+			return items[:start], fmt.Errorf("%w: record %d: %w", ErrApplySyntax, i, err)
 		}
 		it.Version = v
 		items = append(items, it)
