@@ -64,6 +64,7 @@ func FuzzServer(f *testing.F) {
 		"SCAN 0 MATCH a* COUNT 5\r\nSCAN 99999999999\r\nSCAN 0 COUNT -1\r\n",
 		"VGET a\r\nREPL.PUT a b 1.0.sfo-1\r\nREPL.DEL a 2.0.sfo-1\r\nREPL.PUT a b x\r\n",
 		"REPL.MPUT a b 1.0.sfo-1 c d 2.0.sfo-1\r\nREPL.MPUT a b\r\nREPL.MDEL a 3.0.sfo-1 c x\r\nMVVER a c z\r\n",
+		"REPL.APPLY PUT a b 1.0.nyc-1 DEL c 2.0.nyc-1\r\nREPL.APPLY PUT a\r\nREPL.APPLY SET a b 1.0.nyc-1\r\n",
 		"REPL.BUCKET 3\r\nREPL.BUCKET -1\r\nREPL.DIGEST\r\nPEERS\r\nINFO\r\nINFO keyspace\r\n",
 		"SELECT 1\r\nCONFIG GET *\r\nCLIENT SETNAME x\r\nHELLO 3\r\nECHO \"a\\x00b\"\r\nQUIT\r\n",
 		"*2\r\n$3\r\nGET\r\n$-5\r\n", "*-1\r\n", "$3\r\nabc\r\n", "\"unbalanced\r\n",
