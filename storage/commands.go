@@ -64,7 +64,7 @@ func (s *Server) newMux() (*resp.Mux, error) {
 			Summary: "many REPL.PUT", Async: s.asyncRepl},
 		{Name: "repl.mdel", Arity: -3, Class: resp.Write, Flags: internal | wr, FirstKey: 1, LastKey: -1, KeyStep: 2,
 			Summary: "many REPL.DEL", Async: s.asyncRepl},
-		{Name: "repl.apply", Arity: -5, Class: resp.Write, Flags: internal | wr,
+		{Name: "repl.apply", Arity: -4, Class: resp.Write, Flags: internal | wr,
 			Summary: "apply another region's records with this region's write quorum (WAL tailer)", Async: s.asyncApply},
 		{Name: "repl.digest", Arity: 1, Class: resp.Serial, Flags: internal | ro, Summary: "the anti-entropy digest", Run: s.cmdReplDigest},
 		{Name: "repl.bucket", Arity: 2, Class: resp.Serial, Flags: internal | ro, Summary: "keys and versions of a digest bucket", Run: s.cmdReplBucket},

@@ -45,6 +45,10 @@ func TestRegionApply(t *testing.T) {
 			t.Errorf("replica %d: c = %+v", i, e)
 		}
 	}
+	// A batch of one tombstone alone.
+	if got := r.MustDo(2, "REPL.APPLY", "DEL", "c", remoteVersion(3)); string(got.Str) != "OK" {
+		t.Fatalf("REPL.APPLY DEL alone: %v", got)
+	}
 	// Older: acknowledged, not applied.
 	r.MustDo(1, "REPL.APPLY", "PUT", "a", "older", old)
 	if e := r.VGet(0, "a"); e.Value != "1" {

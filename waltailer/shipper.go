@@ -82,7 +82,10 @@ func (s *shipper) run(ctx context.Context) {
 		moved := s.gather(b)
 		if b.empty() {
 			if moved {
-				s.acknowledge(b) // only other regions' records: nothing to send
+				// Only other regions' records, or copies of records
+				// sent: nothing to send.
+				s.t.m.duplicates.Add(float64(b.dups), s.region)
+				s.acknowledge(b)
 				continue
 			}
 			s.setState("ok", "")
@@ -177,12 +180,21 @@ func (s *shipper) send(ctx context.Context, b *batch) bool {
 			s.t.m.resent.Add(float64(b.resent), s.region)
 			return true
 		} else {
-			s.setState("retrying", err.Error())
+			state := "retrying"
+			if rejected(err) {
+				// Every replica refused the batch itself (not a
+				// quorum or a connection): retrying will not help
+				// until someone acts, but skipping would lose it.
+				state = "rejected"
+			}
+			s.setState(state, err.Error())
 			s.mu.Lock()
 			s.st.Retries++
-			first := s.st.Retries == 1 || attempt == 0
 			s.mu.Unlock()
-			if first {
+			switch {
+			case state == "rejected" && attempt%20 == 0:
+				s.log.Error("waltailer: remote region rejects a batch (retrying; check both regions' versions and limits)", "records", len(b.items), "err", err)
+			case attempt == 0:
 				s.log.Warn("waltailer: remote region did not acknowledge a batch; retrying with backoff", "records", len(b.items), "err", err)
 			}
 		}
@@ -199,6 +211,24 @@ func (s *shipper) send(ctx context.Context, b *batch) bool {
 
 var errNoReplicas = errors.New("no storage replica of the region is known (discovery)")
 
+// rejected reports whether every replica tried refused the batch itself:
+// an ERR reply (a record too large for it, a version too far ahead of its
+// clock, a command it does not know), not NOQUORUM or a failed
+// connection.
+func rejected(err error) bool {
+	var j *joined
+	if !errors.As(err, &j) || len(j.errs) == 0 {
+		return false
+	}
+	for _, e := range j.errs {
+		var c *classified
+		if !errors.As(e, &c) || !c.rejected {
+			return false
+		}
+	}
+	return true
+}
+
 // tryReplicas sends args to each replica of the region in turn, starting
 // with the preferred one, until one acknowledges.
 func (s *shipper) tryReplicas(ctx context.Context, args [][]byte, size int) (string, error) {
@@ -207,7 +237,7 @@ func (s *shipper) tryReplicas(ctx context.Context, args [][]byte, size int) (str
 	pref := s.preferred
 	s.mu.Unlock()
 	if len(addrs) == 0 {
-		return "", errNoReplicas
+		return "", classify(errNoReplicas)
 	}
 	if i := slices.Index(addrs, pref); i > 0 {
 		addrs[0], addrs[i] = addrs[i], addrs[0]
@@ -218,7 +248,7 @@ func (s *shipper) tryReplicas(ctx context.Context, args [][]byte, size int) (str
 	for _, addr := range addrs {
 		c := s.t.pool.Get(addr)
 		if !c.Available() {
-			errs = append(errs, fmt.Errorf("%s: %w", addr, peer.ErrUnavailable))
+			errs = append(errs, fmt.Errorf("%s: %w", addr, classify(peer.ErrUnavailable)))
 			continue
 		}
 		actx, cancel := context.WithTimeout(ctx, s.t.applyTimeout(size))
@@ -233,19 +263,41 @@ func (s *shipper) tryReplicas(ctx context.Context, args [][]byte, size int) (str
 			return addr, nil
 		}
 		s.t.m.batches.Inc(s.region, "error")
-		errs = append(errs, fmt.Errorf("%s: %w", addr, err))
+		errs = append(errs, fmt.Errorf("%s: %w", addr, classify(err)))
 	}
 	return "", joinErrors(errs)
 }
 
-// joinErrors joins errs on one line, for logs and status.
-func joinErrors(errs []error) error {
-	msgs := make([]string, len(errs))
-	for i, e := range errs {
+// classified is a replica's error, marked as a rejection of the batch
+// or not, for rejected.
+type classified struct {
+	err      error
+	rejected bool
+}
+
+func (c *classified) Error() string { return c.err.Error() }
+func (c *classified) Unwrap() error { return c.err }
+
+func classify(err error) error {
+	var re *peer.ReplyError
+	return &classified{err: err, rejected: errors.As(err, &re) && strings.HasPrefix(re.Msg, "ERR ")}
+}
+
+// joinErrors joins errs on one line, for logs and status; errors.Is sees
+// each of them.
+func joinErrors(errs []error) error { return &joined{errs} }
+
+type joined struct{ errs []error }
+
+func (j *joined) Error() string {
+	msgs := make([]string, len(j.errs))
+	for i, e := range j.errs {
 		msgs[i] = e.Error()
 	}
-	return errors.New(strings.Join(msgs, "; "))
+	return strings.Join(msgs, "; ")
 }
+
+func (j *joined) Unwrap() []error { return j.errs }
 
 // acknowledge moves every source's cursor past what b held.
 func (s *shipper) acknowledge(b *batch) {

@@ -24,7 +24,8 @@ type WALStatus struct {
 type RegionStatus struct {
 	Region string `json:"region"`
 	// State: ok (caught up), catching up, retrying (the region does
-	// not acknowledge), starting.
+	// not acknowledge), rejected (every replica refuses the batch with
+	// an ERR: see LastError; retried), starting.
 	State    string   `json:"state"`
 	Replicas []string `json:"replicas"`         // the region's storage replicas (discovery)
 	Target   string   `json:"target,omitempty"` // the replica that took the last batch

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"planet/internal/hlc"
+	"planet/internal/peer"
 	"planet/internal/repl"
 	"planet/internal/resp"
 	"planet/storage/wal"
@@ -216,5 +217,29 @@ func TestHeadLag(t *testing.T) {
 	h.thinLocked()
 	if n, _ := h.behind(pos[98]); n > 2 {
 		t.Fatalf("after thinning, behind %d near the head", n)
+	}
+}
+
+// TestRejected: a batch counts as rejected only when every replica
+// answered an ERR; NOQUORUM or a failed connection is transient.
+func TestRejected(t *testing.T) {
+	errNo := &peer.ReplyError{Msg: "NOQUORUM region apply: ..."}
+	errBad := &peer.ReplyError{Msg: "ERR record 0: version is 1h ahead"}
+	for _, tc := range []struct {
+		errs []error
+		want bool
+	}{
+		{[]error{errBad, errBad}, true},
+		{[]error{errBad, errNo}, false},
+		{[]error{errBad, peer.ErrUnavailable}, false},
+		{[]error{errNoReplicas}, false},
+	} {
+		var cs []error
+		for _, e := range tc.errs {
+			cs = append(cs, fmt.Errorf("addr: %w", classify(e)))
+		}
+		if got := rejected(joinErrors(cs)); got != tc.want {
+			t.Errorf("%v: rejected %v, want %v", tc.errs, got, tc.want)
+		}
 	}
 }
