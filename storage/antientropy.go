@@ -3,13 +3,12 @@ package storage
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"time"
 
-	"planet/internal/hlc"
 	"planet/internal/peer"
 	"planet/internal/repl"
+	"planet/internal/repl/decode"
 	"planet/storage/engine"
 )
 
@@ -77,7 +76,7 @@ func (s *Server) syncBucket(ctx context.Context, p *peer.Client, bucket int) err
 	if err != nil {
 		return err
 	}
-	remote, err := parseBucket(reply)
+	remote, err := decode.Bucket(reply)
 	if err != nil {
 		return err
 	}
@@ -114,20 +113,4 @@ func (s *Server) pull(ctx context.Context, p *peer.Client, key []byte) {
 		s.clock.Observe(m.Version)
 		s.metrics.antiEntropy.Inc("pull")
 	}
-}
-
-// parseBucket decodes a REPL.BUCKET reply: [key, version, ...].
-func parseBucket(r peer.Reply) ([]repl.KeyVersion, error) {
-	if r.Kind != peer.KindArray || len(r.Array)%2 != 0 {
-		return nil, errors.New("REPL.BUCKET: want [key, version, ...]")
-	}
-	out := make([]repl.KeyVersion, 0, len(r.Array)/2)
-	for i := 0; i < len(r.Array); i += 2 {
-		v, err := hlc.ParseVersion(r.Array[i+1].Str)
-		if err != nil {
-			return nil, fmt.Errorf("REPL.BUCKET: %w", err)
-		}
-		out = append(out, repl.KeyVersion{Key: r.Array[i].Str, Version: v})
-	}
-	return out, nil
 }

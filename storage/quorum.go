@@ -10,6 +10,7 @@ import (
 	"planet/internal/peer"
 	"planet/internal/quorum"
 	"planet/internal/repl"
+	"planet/internal/repl/decode"
 	"planet/storage/engine"
 )
 
@@ -519,26 +520,11 @@ func (s *Server) readReply(p *peer.Client, reply peer.Reply, err error, versionO
 
 // parseVGET decodes a VGET reply: null, or [value or null, version].
 func parseVGET(r peer.Reply) (engine.Entry, bool, error) {
-	if r.Kind == peer.KindNil {
-		return engine.Entry{}, false, nil
-	}
-	if r.Kind != peer.KindArray || len(r.Array) != 2 || r.Array[1].Kind != peer.KindBulk {
-		return engine.Entry{}, false, errors.New("want [value, version]")
-	}
-	v, err := hlc.ParseVersion(r.Array[1].Str)
-	if err != nil {
+	it, found, err := decode.VGet(nil, r)
+	if !found || err != nil {
 		return engine.Entry{}, false, err
 	}
-	e := engine.Entry{Version: v, Origin: v.Origin()}
-	switch r.Array[0].Kind {
-	case peer.KindNil:
-		e.Deleted = true
-	case peer.KindBulk:
-		e.Value = r.Array[0].Str
-	default:
-		return engine.Entry{}, false, errors.New("want a value")
-	}
-	return e, true, nil
+	return engine.Entry{Value: it.Value, Version: it.Version, Origin: it.Version.Origin(), Deleted: it.Delete}, true, nil
 }
 
 // repair sends the newest entry to every replica that answered with an

@@ -9,9 +9,9 @@ import (
 	"sync"
 	"time"
 
-	"planet/internal/hlc"
 	"planet/internal/peer"
 	"planet/internal/repl"
+	"planet/internal/repl/decode"
 )
 
 // antiEntropy is the backstop of shipping: every AntiEntropyInterval it
@@ -159,18 +159,22 @@ func (a *antiEntropy) round(ctx context.Context, s *shipper) error {
 	rand.Shuffle(len(due), func(i, j int) { due[i], due[j] = due[j], due[i] })
 	due = due[:min(len(due), maxRepairBuckets)]
 	var repaired uint64
+	var errs []error
 	for _, b := range due {
 		n, err := a.repairBucket(ctx, s.region, local, remote, b)
 		repaired += n
 		if err != nil {
-			a.addRepaired(s.region, repaired)
-			return fmt.Errorf("bucket %d: %w", b, err)
+			errs = append(errs, fmt.Errorf("bucket %d: %w", b, err)) // the others still go
+			continue
 		}
 		a.mu.Lock()
 		delete(ar.since, b)
 		a.mu.Unlock()
 	}
 	a.addRepaired(s.region, repaired)
+	if len(errs) > 0 {
+		return joinErrors(errs)
+	}
 	a.t.m.aeRounds.Inc(s.region, "repaired")
 	if repaired > 0 {
 		a.t.log.Info("waltailer: anti-entropy repaired keys", "remote", s.region, "buckets", len(due), "keys", repaired)
@@ -218,9 +222,9 @@ func copyEntries(ctx context.Context, src, dst *peer.Client, keys [][]byte) (int
 		if err != nil {
 			return 0, err
 		}
-		it, found, err := parseVGet(k, r)
+		it, found, err := decode.VGet(k, r)
 		if err != nil {
-			return 0, fmt.Errorf("VGET: %w", err)
+			return 0, err
 		}
 		if found {
 			items = append(items, it)
@@ -237,25 +241,6 @@ func copyEntries(ctx context.Context, src, dst *peer.Client, keys [][]byte) (int
 		return 0, fmt.Errorf("REPL.APPLY: unexpected reply %v", r)
 	}
 	return len(items), nil
-}
-
-// parseVGet decodes VGET's reply: nil, or [value or nil, version].
-func parseVGet(key []byte, r peer.Reply) (repl.Item, bool, error) {
-	if r.Kind == peer.KindNil {
-		return repl.Item{}, false, nil
-	}
-	if r.Kind != peer.KindArray || len(r.Array) != 2 || r.Array[1].Kind != peer.KindBulk {
-		return repl.Item{}, false, errors.New("want [value, version]")
-	}
-	v, err := hlc.ParseVersion(r.Array[1].Str)
-	if err != nil {
-		return repl.Item{}, false, err
-	}
-	it := repl.Item{Key: key, Version: v, Delete: r.Array[0].Kind == peer.KindNil}
-	if !it.Delete {
-		it.Value = r.Array[0].Str
-	}
-	return it, true, nil
 }
 
 func digest(ctx context.Context, c *peer.Client) ([]uint64, error) {
@@ -275,16 +260,5 @@ func bucket(ctx context.Context, c *peer.Client, b int) ([]repl.KeyVersion, erro
 	if err != nil {
 		return nil, err
 	}
-	if r.Kind != peer.KindArray || len(r.Array)%2 != 0 {
-		return nil, errors.New("REPL.BUCKET: want [key, version, ...]")
-	}
-	out := make([]repl.KeyVersion, 0, len(r.Array)/2)
-	for i := 0; i < len(r.Array); i += 2 {
-		v, err := hlc.ParseVersion(r.Array[i+1].Str)
-		if err != nil {
-			return nil, fmt.Errorf("REPL.BUCKET: %w", err)
-		}
-		out = append(out, repl.KeyVersion{Key: r.Array[i].Str, Version: v})
-	}
-	return out, nil
+	return decode.Bucket(r)
 }

@@ -127,12 +127,9 @@ func (s *shipper) gather(b *batch) bool {
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		src := s.sources[name]
-		before := len(b.items)
-		progress, err := src.gather(b)
+		progress, err := s.sources[name].gather(b)
 		moved = moved || progress
 		s.sourceError(name, err)
-		_ = before
 	}
 	if !b.empty() {
 		s.mu.Lock()
