@@ -54,9 +54,9 @@ func (b *batch) empty() bool { return len(b.items) == 0 }
 
 func (b *batch) full() bool { return len(b.items) >= b.maxRecords || b.bytes >= b.maxBytes }
 
-// add adds a copy of rec unless it is a copy of a record in the batch or
-// acknowledged lately.
-func (b *batch) add(rec *wal.Record, resend bool) {
+// add adds a copy of rec, of size bytes in the WAL, unless it is a copy
+// of a record in the batch or acknowledged lately.
+func (b *batch) add(rec *wal.Record, size int, resend bool) {
 	var id recordID
 	id, b.buf = idOf(rec.Key, rec.Version, b.buf)
 	if _, ok := b.seen[id]; ok || b.recent.has(id) {
@@ -70,8 +70,7 @@ func (b *batch) add(rec *wal.Record, resend bool) {
 	}
 	b.items = append(b.items, it)
 	b.bytes += applyItemSize(&it)
-	b.buf = wal.AppendRecord(b.buf[:0], rec)
-	b.walSize += len(b.buf)
+	b.walSize += size
 	if w := rec.Version.WallTime(); b.oldest.IsZero() || w.Before(b.oldest) {
 		b.oldest = w
 	}

@@ -76,7 +76,13 @@ func (s *shipper) run(ctx context.Context) {
 		}
 	}()
 	b := newBatch(s.t.cfg.BatchRecords, s.t.cfg.BatchBytes, s.recent)
-	pause := s.t.cfg.PollMin
+	// With inotify a write wakes the shipper; the poll is a backstop.
+	// Without, it polls every PollMin, doubling to PollMax while idle.
+	first := s.t.cfg.PollMin
+	if s.t.notify != nil {
+		first = s.t.cfg.PollMax
+	}
+	pause := first
 	for ctx.Err() == nil {
 		s.syncSources()
 		moved := s.gather(b)
@@ -93,7 +99,7 @@ func (s *shipper) run(ctx context.Context) {
 			pause = min(2*pause, s.t.cfg.PollMax)
 			continue
 		}
-		pause = s.t.cfg.PollMin
+		pause = first
 		if s.send(ctx, b) {
 			s.acknowledge(b)
 		}
@@ -323,12 +329,17 @@ func (s *shipper) setState(state, lastErr string) {
 	}
 }
 
-func (s *shipper) wait(ctx context.Context, d time.Duration) {
+// wait waits d, or until woken (true).
+func (s *shipper) wait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
 	select {
 	case <-ctx.Done():
 	case <-s.wake:
-	case <-time.After(d):
+		return true
+	case <-t.C:
 	}
+	return false
 }
 
 // status returns the region's status, lag included.

@@ -181,6 +181,7 @@ func (s *source) gather(b *batch) (bool, error) {
 	progress := false
 	for !b.full() {
 		if s.snap != nil && !s.snap.done {
+			start := s.snap.rd.Offset()
 			err := s.snap.rd.Next(&s.rec)
 			if err == io.EOF {
 				s.snap.done = true
@@ -202,10 +203,11 @@ func (s *source) gather(b *batch) (bool, error) {
 			}
 			progress = true
 			if s.rec.Origin == s.self {
-				b.add(&s.rec, true)
+				b.add(&s.rec, int(s.snap.rd.Offset()-start), true)
 			}
 			continue
 		}
+		start := s.f.Position()
 		err := s.f.Next(&s.rec)
 		if errors.Is(err, wal.ErrNoMore) {
 			if s.f.Position() != s.read {
@@ -235,7 +237,11 @@ func (s *source) gather(b *batch) (bool, error) {
 		progress = true
 		s.read = s.f.Position()
 		if s.rec.Origin == s.self {
-			b.add(&s.rec, false)
+			size := s.read.Offset // the record starts a new generation's log
+			if s.read.Generation == start.Generation {
+				size -= start.Offset
+			}
+			b.add(&s.rec, int(size), false)
 		}
 	}
 	return progress, nil

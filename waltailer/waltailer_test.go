@@ -65,6 +65,9 @@ func TestSourceShipsOwnRecordsOnly(t *testing.T) {
 	if len(b.items) != 2 || string(b.items[0].Key) != "a" || !b.items[1].Delete || string(b.items[1].Key) != "c" {
 		t.Fatalf("gathered %+v, want a and the tombstone of c", b.items)
 	}
+	if want := int(pos[0].Offset + pos[2].Offset - pos[1].Offset); b.walSize != want {
+		t.Fatalf("WAL size of the batch %d, want %d", b.walSize, want)
+	}
 	if s.acked != (wal.Position{}) {
 		t.Fatalf("cursor moved before the acknowledgement: %v", s.acked)
 	}
@@ -145,9 +148,9 @@ func TestSourceFreshAfterCompaction(t *testing.T) {
 // encoding of the REPL.APPLY it sends.
 func TestBatchCommandSize(t *testing.T) {
 	b := newBatch(100, 1<<20, newRecentSet(16))
-	b.add(rec("key", "some value", "sfo", 1), false)
-	b.add(rec("gone", "", "sfo", 2), false)
-	b.add(rec("key", "some value", "sfo", 1), false) // a copy
+	b.add(rec("key", "some value", "sfo", 1), 40, false)
+	b.add(rec("gone", "", "sfo", 2), 30, false)
+	b.add(rec("key", "some value", "sfo", 1), 40, false) // a copy
 	args := repl.AppendApply(nil, b.items)
 	enc := resp.AppendArray(nil, len(args))
 	for _, a := range args {
