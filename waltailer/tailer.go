@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -281,12 +282,7 @@ func (t *Tailer) shipper(region string) *shipper {
 func (t *Tailer) walNames() []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	names := make([]string, 0, len(t.wals))
-	for n := range t.wals {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
+	return slices.Sorted(maps.Keys(t.wals))
 }
 
 func (t *Tailer) walDir(name string) string {
@@ -304,12 +300,7 @@ func (t *Tailer) head(name string) *walHead {
 func (t *Tailer) regionNames() []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	names := make([]string, 0, len(t.shippers))
-	for n := range t.shippers {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
+	return slices.Sorted(maps.Keys(t.shippers))
 }
 
 func (t *Tailer) allShippers() []*shipper {
