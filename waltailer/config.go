@@ -27,7 +27,7 @@ type Config struct {
 
 	BatchRecords    int           // most records in one REPL.APPLY (4096)
 	BatchBytes      int           // most bytes in one REPL.APPLY (4 MiB)
-	DedupWindow     int           // records remembered as sent, to skip their copies in the other WALs (1<<18)
+	DedupWindow     int           // records remembered as sent, to skip their copies in the other WALs (1<<16)
 	ApplyTimeout    time.Duration // bound of one REPL.APPLY, plus 1 s per 2 MiB (10s)
 	RetryMin        time.Duration // first backoff after every replica of a region failed (100ms)
 	RetryMax        time.Duration // longest backoff (5s)
@@ -71,7 +71,7 @@ func (c *Config) fillDefaults() {
 		c.BatchBytes = 4 << 20
 	}
 	if c.DedupWindow == 0 {
-		c.DedupWindow = 1 << 18
+		c.DedupWindow = 1 << 16
 	}
 	def(&c.ApplyTimeout, 10*time.Second)
 	def(&c.RetryMin, 100*time.Millisecond)

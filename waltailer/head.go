@@ -34,7 +34,7 @@ type headMark struct {
 	count, bytes uint64
 }
 
-const maxMarks = 1 << 18
+const maxMarks = 1 << 16
 
 func newWALHead(name, dir, self string, start wal.Position) *walHead {
 	return &walHead{name: name, dir: dir, self: self, pos: start, step: 1}

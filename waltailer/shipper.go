@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -127,15 +128,20 @@ func (s *shipper) syncSources() {
 // reports whether any source read anything.
 func (s *shipper) gather(b *batch) bool {
 	moved := false
-	names := make([]string, 0, len(s.sources))
-	for name := range s.sources {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		progress, err := s.sources[name].gather(b)
+	names := slices.Sorted(maps.Keys(s.sources))
+	// The sources take turns, a share of a batch each, so that the local
+	// WALs, which hold copies of the same records, are read in step: the
+	// copies of a record then meet in one batch or the next few, and
+	// the dedup window need not hold a whole backlog.
+	quota := max(1, b.maxRecords/max(1, len(names)))
+	for progress := true; progress && !b.full(); {
+		progress = false
+		for _, name := range names {
+			p, err := s.sources[name].gather(b, quota)
+			progress = progress || p
+			s.sourceError(name, err)
+		}
 		moved = moved || progress
-		s.sourceError(name, err)
 	}
 	if !b.empty() {
 		s.mu.Lock()

@@ -171,15 +171,16 @@ func (s *source) close() {
 	}
 }
 
-// gather reads records into b until b is full or none is left for now.
+// gather reads records into b until it read quota of them, b is full or
+// none is left for now.
 // It reports whether it read anything (records of other regions
 // included).
-func (s *source) gather(b *batch) (bool, error) {
+func (s *source) gather(b *batch, quota int) (bool, error) {
 	if err := s.open(); err != nil {
 		return false, err
 	}
 	progress := false
-	for !b.full() {
+	for read := 0; read < quota && !b.full(); {
 		if s.snap != nil && !s.snap.done {
 			start := s.snap.rd.Offset()
 			err := s.snap.rd.Next(&s.rec)
@@ -202,6 +203,7 @@ func (s *source) gather(b *batch) (bool, error) {
 				return progress, fmt.Errorf("snapshot %d: %w", s.snap.gen, err)
 			}
 			progress = true
+			read++
 			if s.rec.Origin == s.self {
 				b.add(&s.rec, int(s.snap.rd.Offset()-start), true)
 			}
@@ -235,6 +237,7 @@ func (s *source) gather(b *batch) (bool, error) {
 			return progress, err
 		}
 		progress = true
+		read++
 		s.read = s.f.Position()
 		if s.rec.Origin == s.self {
 			size := s.read.Offset // the record starts a new generation's log

@@ -59,7 +59,7 @@ func TestSourceShipsOwnRecordsOnly(t *testing.T) {
 	pos := writeLog(t, dir, 1, rec("a", "1", "sfo", 1), rec("b", "2", "nyc", 2), rec("c", "", "sfo", 3))
 	s := newTestSource(dir)
 	b := newBatch(100, 1<<20, newRecentSet(16))
-	if _, err := s.gather(b); err != nil {
+	if _, err := s.gather(b, 1000); err != nil {
 		t.Fatal(err)
 	}
 	if len(b.items) != 2 || string(b.items[0].Key) != "a" || !b.items[1].Delete || string(b.items[1].Key) != "c" {
@@ -79,7 +79,7 @@ func TestSourceShipsOwnRecordsOnly(t *testing.T) {
 	b.reset()
 	// A copy of an acknowledged record (another WAL's) is skipped.
 	writeLog(t, dir, 1, rec("a", "1", "sfo", 1), rec("d", "4", "sfo", 5))
-	if _, err := s.gather(b); err != nil {
+	if _, err := s.gather(b, 1000); err != nil {
 		t.Fatal(err)
 	}
 	if len(b.items) != 1 || string(b.items[0].Key) != "d" || b.dups != 1 {
@@ -108,7 +108,7 @@ func TestSourceResendsSnapshot(t *testing.T) {
 	s := newTestSource(dir)
 	s.fresh, s.acked, s.read = false, wal.Position{Generation: 1, Offset: 100}, wal.Position{Generation: 1, Offset: 100}
 	b := newBatch(100, 1<<20, newRecentSet(16))
-	if _, err := s.gather(b); err != nil {
+	if _, err := s.gather(b, 1000); err != nil {
 		t.Fatal(err)
 	}
 	var keys []string
@@ -136,7 +136,7 @@ func TestSourceFreshAfterCompaction(t *testing.T) {
 	writeLog(t, dir, 2, rec("b", "1", "sfo", 2))
 	s := newTestSource(dir)
 	b := newBatch(100, 1<<20, newRecentSet(16))
-	if _, err := s.gather(b); err != nil {
+	if _, err := s.gather(b, 1000); err != nil {
 		t.Fatal(err)
 	}
 	if len(b.items) != 2 {

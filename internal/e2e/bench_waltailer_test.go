@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -267,9 +268,11 @@ func BenchmarkTailerCatchUp(b *testing.B) {
 		start := time.Now()
 		t.Start()
 		took := waitCaughtUp(b, g, start, prefix, n)
-		cpu := totalCPU(b, []int{listenerPID(b, t.IP, t.AdminPort)}) // since its start
-		shipped := readTailerBytes(t)                                // since its start
+		pid := listenerPID(b, t.IP, t.AdminPort)
+		cpu := totalCPU(b, []int{pid}) // since its start
+		shipped := readTailerBytes(t)  // since its start
 		printCatchUpReport(n, wrote, took, cpu)
+		fmt.Printf("sfo tailer peak resident memory (VmHWM) while catching up on %s records: %s\n", thousands(float64(n)), peakRSS(b, pid))
 		printBytesReport("BenchmarkTailerCatchUp", shipped, n, walRecordSize(b, g, prefix))
 		printWarnings(t)
 		for _, region := range remoteRegions {
@@ -401,4 +404,20 @@ func printCatchUpReport(n int, wrote time.Duration, took map[string]time.Duratio
 	}
 	fmt.Printf("sfo tailer CPU from its start until both caught up: %.2fs, %.1fµs per record per region\n",
 		tailerCPU.Seconds(), float64(tailerCPU)/float64(time.Microsecond)/float64(n*len(remoteRegions)))
+}
+
+// peakRSS returns the peak resident set size of pid (VmHWM), as the
+// kernel prints it: the tailer's memory is bounded by a batch per region,
+// whatever the backlog.
+func peakRSS(tb testing.TB, pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
 }
