@@ -44,6 +44,7 @@ type TailerStatus struct {
 	Regions []struct {
 		Region     string            `json:"region"`
 		State      string            `json:"state"`
+		Target     string            `json:"target"`
 		Cursors    map[string]string `json:"cursors"`
 		LagRecords uint64            `json:"lag_records"`
 		LagBytes   uint64            `json:"lag_bytes"`
