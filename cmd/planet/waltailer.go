@@ -172,7 +172,7 @@ func printTailerStatus(st waltailer.Status) {
 			parts = append(parts, n+"="+r.Cursors[n].String())
 		}
 		fmt.Printf("cursors %s: %s\n", r.Region, strings.Join(parts, " "))
-		if r.LastError != "" && r.State == "retrying" {
+		if r.LastError != "" && (r.State == "retrying" || r.State == "rejected") {
 			fmt.Printf("last error %s: %s\n", r.Region, r.LastError)
 		}
 		for _, e := range r.WALErrors {
