@@ -1,0 +1,258 @@
+package caching
+
+import (
+	"hash/maphash"
+	"math/rand/v2"
+	"sync"
+	"time"
+	"unsafe"
+
+	"planet/internal/hlc"
+)
+
+// numBuckets is the number of hash buckets of the keyspace; SCAN's cursor
+// walks them in order.
+const numBuckets = 1024
+
+// EntryOverhead is what an entry costs beyond its key and value bytes: the
+// entry struct itself, its slot in a bucket map (a string header and a
+// pointer) and its slot in the sampling slices (a pointer each). An entry
+// then costs len(key) + cap(value) + EntryOverhead bytes.
+const EntryOverhead = int64(unsafe.Sizeof(entry{})) + 16 + 8 + 2*8
+
+// entry is one key of the keyspace.
+type entry struct {
+	key      string
+	value    []byte
+	expireAt int64       // Unix milliseconds; 0: no TTL
+	version  hlc.Version // of the write that made the value or TTL
+	lastUsed uint64      // Store.tick at the last access, for LRU
+	allIdx   int         // position in Store.all
+	volIdx   int         // position in Store.volatile; -1 without TTL
+}
+
+// cost is the memory the entry is accounted for.
+func (e *entry) cost() int64 { return int64(len(e.key)+cap(e.value)) + EntryOverhead }
+
+// Stats are the Store's counters since it was created, as INFO stats
+// names them.
+type Stats struct {
+	Hits, Misses int64 // keyspace_hits, keyspace_misses: reads of a key
+	Expired      int64 // expired_keys: deleted because their TTL passed
+	Evicted      int64 // evicted_keys: deleted to stay under MaxMemory
+}
+
+// Store is the keyspace; safe for concurrent use. Commands run under its
+// lock through Do.
+type Store struct {
+	now   func() time.Time
+	clock *hlc.Clock
+	seed  maphash.Seed
+
+	mu        sync.Mutex
+	buckets   [numBuckets]map[string]*entry // guarded by mu
+	all       []*entry                      // every entry, for sampling; guarded by mu
+	volatile  []*entry                      // entries with a TTL; guarded by mu
+	used      int64                         // bytes, sum of entry costs; guarded by mu
+	tick      uint64                        // LRU clock; guarded by mu
+	rng       *rand.Rand                    // guarded by mu
+	stats     Stats                         // guarded by mu
+	maxMemory int64                         // guarded by mu
+	policy    Policy                        // guarded by mu
+}
+
+// NewStore returns an empty Store whose versions come from clock and whose
+// TTLs follow now, with the memory limit maxMemory (0: none) and policy.
+func NewStore(clock *hlc.Clock, now func() time.Time, maxMemory int64, policy Policy) *Store {
+	s := &Store{now: now, clock: clock, seed: maphash.MakeSeed(), maxMemory: maxMemory, policy: policy,
+		rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
+	for i := range s.buckets {
+		s.buckets[i] = make(map[string]*entry)
+	}
+	return s
+}
+
+// Tx is the Store as one command sees it: locked, at one instant.
+type Tx struct {
+	s   *Store
+	now int64 // Unix milliseconds
+}
+
+// Do runs fn under the Store's lock and returns what it returns.
+func (s *Store) Do(fn func(tx *Tx) []byte) []byte {
+	now := s.now().UnixMilli()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fn(&Tx{s: s, now: now})
+}
+
+// Now returns the instant of the transaction, in Unix milliseconds.
+func (tx *Tx) Now() int64 { return tx.now }
+
+func (s *Store) bucket(key string) map[string]*entry {
+	return s.buckets[maphash.String(s.seed, key)%numBuckets]
+}
+
+// find returns the live entry of key, deleting it if it expired.
+func (tx *Tx) find(key []byte) *entry {
+	s := tx.s
+	e := s.bucket(string(key))[string(key)]
+	if e == nil {
+		return nil
+	}
+	if e.expireAt != 0 && e.expireAt <= tx.now {
+		s.removeLocked(e)
+		s.stats.Expired++
+		return nil
+	}
+	s.tick++
+	e.lastUsed = s.tick
+	return e
+}
+
+// read is find for a command that reads the key: it counts a hit or a
+// miss.
+func (tx *Tx) read(key []byte) *entry {
+	e := tx.find(key)
+	if e == nil {
+		tx.s.stats.Misses++
+	} else {
+		tx.s.stats.Hits++
+	}
+	return e
+}
+
+// set makes value (copied) the value of key with the TTL expireAt (0:
+// none), or keeping the key's TTL if keepTTL, and returns the entry.
+func (tx *Tx) set(key, value []byte, expireAt int64, keepTTL bool) *entry {
+	s := tx.s
+	e := tx.find(key)
+	if e == nil {
+		e = &entry{key: string(key), volIdx: -1}
+		s.bucket(e.key)[e.key] = e
+		e.allIdx = len(s.all)
+		s.all = append(s.all, e)
+		s.used += e.cost()
+		s.tick++
+		e.lastUsed = s.tick
+	}
+	tx.replaceValue(e, clone(value))
+	if !keepTTL {
+		tx.setExpire(e, expireAt)
+	}
+	return e
+}
+
+// clone returns a copy of b with no spare capacity, so that an entry is
+// accounted for what its value really holds.
+func clone(b []byte) []byte {
+	c := make([]byte, len(b))
+	copy(c, b)
+	return c
+}
+
+// replaceValue makes value (owned by the entry from now on) e's value,
+// keeping its TTL.
+func (tx *Tx) replaceValue(e *entry, value []byte) {
+	tx.s.used += int64(cap(value) - cap(e.value))
+	e.value = value
+	e.version = tx.s.clock.Now()
+}
+
+// setExpire sets e's TTL to expireAt (Unix milliseconds; 0 removes it).
+func (tx *Tx) setExpire(e *entry, expireAt int64) {
+	s := tx.s
+	switch {
+	case expireAt != 0 && e.volIdx < 0:
+		e.volIdx = len(s.volatile)
+		s.volatile = append(s.volatile, e)
+	case expireAt == 0 && e.volIdx >= 0:
+		s.volatile = removeAt(s.volatile, e.volIdx, func(m *entry, i int) { m.volIdx = i })
+		e.volIdx = -1
+	}
+	e.expireAt = expireAt
+	e.version = s.clock.Now()
+}
+
+// remove deletes key and reports whether it existed (and had not expired).
+func (tx *Tx) remove(key []byte) bool {
+	e := tx.find(key)
+	if e != nil {
+		tx.s.removeLocked(e)
+	}
+	return e != nil
+}
+
+// removeLocked deletes e from the keyspace.
+func (s *Store) removeLocked(e *entry) {
+	delete(s.bucket(e.key), e.key)
+	s.all = removeAt(s.all, e.allIdx, func(m *entry, i int) { m.allIdx = i })
+	if e.volIdx >= 0 {
+		s.volatile = removeAt(s.volatile, e.volIdx, func(m *entry, i int) { m.volIdx = i })
+	}
+	s.used -= e.cost()
+}
+
+// removeAt removes the element at i by moving the last one there, telling
+// moved its new position.
+func removeAt(list []*entry, i int, moved func(*entry, int)) []*entry {
+	last := len(list) - 1
+	if i != last {
+		list[i] = list[last]
+		moved(list[i], i)
+	}
+	list[last] = nil
+	return list[:last]
+}
+
+// flush deletes every key.
+func (tx *Tx) flush() {
+	s := tx.s
+	for i := range s.buckets {
+		s.buckets[i] = make(map[string]*entry)
+	}
+	s.all, s.volatile, s.used = nil, nil, 0
+}
+
+// size returns the number of keys, expired ones not yet deleted included
+// (as Redis's DBSIZE).
+func (tx *Tx) size() int { return len(tx.s.all) }
+
+// Len returns the number of keys, expired ones not yet deleted included.
+func (s *Store) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.all)
+}
+
+// Volatile returns the number of keys with a TTL.
+func (s *Store) Volatile() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.volatile)
+}
+
+// Used returns the memory the entries are accounted for, in bytes.
+func (s *Store) Used() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.used
+}
+
+// Stats returns the Store's counters.
+func (s *Store) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// Version returns the version of key's entry, if it exists.
+func (s *Store) Version(key string) (hlc.Version, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.bucket(key)[key]
+	if e == nil {
+		return hlc.Version{}, false
+	}
+	return e.version, true
+}
