@@ -74,11 +74,14 @@ func commandTable() []command {
 }
 
 // NewMux returns the cache's RESP commands over st: Redis's housekeeping
-// commands (internal/resp) and the string and keyspace commands. Every
-// command is Serial: it runs under the Store's lock and never waits, so a
-// pipeline of them runs inline on the connection's goroutine.
-func NewMux(st *Store) (*resp.Mux, error) {
-	m, err := resp.NewMux(resp.MuxConfig{Service: "caching", Settings: settings(st), Info: infoSections(st)})
+// commands (internal/resp) and the string and keyspace commands. Of mc,
+// only the authentication (Password, PlatformPassword) and Timing are
+// used; the rest is the cache's. Every command is Serial: it runs under
+// the Store's lock and never waits, so a pipeline of them runs inline on
+// the connection's goroutine.
+func NewMux(st *Store, mc resp.MuxConfig) (*resp.Mux, error) {
+	mc.Service, mc.Settings, mc.Info = ServiceName, settings(st), infoSections(st)
+	m, err := resp.NewMux(mc)
 	if err != nil {
 		return nil, fmt.Errorf("caching: %w", err)
 	}

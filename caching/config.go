@@ -1,12 +1,15 @@
 package caching
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"planet/discovery/client"
 	"planet/internal/hlc"
+	"planet/internal/secret"
 )
 
 // Policy is what the cache evicts when it is over its memory limit
@@ -29,8 +32,24 @@ const (
 // DefaultPolicy is Redis's default when a limit is set.
 const DefaultPolicy = AllKeysLRU
 
-// DefaultPort is the cache's RESP port.
-const DefaultPort = 10300
+// Defaults of Config.
+const (
+	// DefaultPort is the cache's RESP port.
+	DefaultPort = 10300
+	// DefaultDiscoveryAddr is where a region's services reach discovery.
+	DefaultDiscoveryAddr = "127.0.0.1:10200"
+	// ServiceName is the name the cache registers under in discovery.
+	ServiceName = "caching"
+)
+
+// Discovery is what a cache needs of its region's discovery: to register
+// itself, heartbeating until ctx ends, then deregistering.
+// *client.Client is one; tests pass a fake.
+type Discovery interface {
+	Register(ctx context.Context, name, addr string) error
+}
+
+var _ Discovery = (*client.Client)(nil)
 
 // ParsePolicy returns the Policy named s (as Redis names it).
 func ParsePolicy(s string) (Policy, error) {
@@ -48,9 +67,37 @@ type Config struct {
 	BindHost string
 	// Port is the RESP port; 0 means DefaultPort, -1 a free port (tests).
 	Port int
+	// AdminPort serves /health and /metrics; 0 means Port+1000 (a free
+	// port when Port is -1), -1 a free port.
+	AdminPort int
+	// Region is this region's name; empty means "local" (tests).
+	Region string
 	// Node is the replica id stamped on versions ("sfo-10300", see
-	// hlc.NodeID); empty means "local-<port>".
+	// hlc.NodeID); empty means "<Region>-<port>".
 	Node string
+	// Discovery is this region's discovery; nil means a client of
+	// DiscoveryAddr.
+	Discovery Discovery
+	// DiscoveryAddr is this region's discovery, used when Discovery is
+	// nil; empty means DefaultDiscoveryAddr.
+	DiscoveryAddr string
+	// RegisterTTL is the discovery registration TTL; 0 means 10s.
+	RegisterTTL time.Duration
+	// Secret is the mesh's platform secret: with it, a connection may
+	// authenticate as the platform (AUTH planet <password>), as the
+	// replication between caches will, and the discovery client signs its
+	// requests. Nil: no platform user (dev).
+	Secret *secret.Secret
+	// Password is the applications' password (Redis's requirepass): a
+	// connection must AUTH before any command. Empty: none. CONFIG SET
+	// requirepass changes it.
+	Password string
+	// MaxClients caps the RESP connections (Redis's maxclients); 0 means
+	// 10,000.
+	MaxClients int
+	// IdleTimeout closes RESP connections idle for longer (Redis's
+	// timeout); 0 means never.
+	IdleTimeout time.Duration
 	// MaxMemory is the memory limit in bytes, as entries are accounted
 	// (see EntryOverhead); 0 means no limit.
 	MaxMemory int64
@@ -70,8 +117,20 @@ func (c *Config) fillDefaults() {
 	if c.Port == 0 {
 		c.Port = DefaultPort
 	}
+	if c.AdminPort == 0 && c.Port > 0 {
+		c.AdminPort = c.Port + 1000
+	}
+	if c.Region == "" {
+		c.Region = "local"
+	}
 	if c.Node == "" {
-		c.Node = hlc.NodeID("local", max(c.Port, 0))
+		c.Node = hlc.NodeID(c.Region, max(c.Port, 0))
+	}
+	if c.DiscoveryAddr == "" {
+		c.DiscoveryAddr = DefaultDiscoveryAddr
+	}
+	if c.RegisterTTL == 0 {
+		c.RegisterTTL = 10 * time.Second
 	}
 	if c.Policy == "" {
 		c.Policy = DefaultPolicy
@@ -91,6 +150,15 @@ func (c *Config) validate() error {
 	}
 	if c.Port < -1 || c.Port > 65535 {
 		return fmt.Errorf("caching: Config.Port %d is out of range", c.Port)
+	}
+	if c.AdminPort < -1 || c.AdminPort > 65535 {
+		return fmt.Errorf("caching: Config.AdminPort %d is out of range", c.AdminPort)
+	}
+	if c.MaxClients < 0 {
+		return errors.New("caching: Config.MaxClients is negative")
+	}
+	if c.IdleTimeout < 0 || c.RegisterTTL < 0 {
+		return errors.New("caching: negative duration")
 	}
 	if _, err := ParsePolicy(string(c.Policy)); err != nil {
 		return err

@@ -2,11 +2,12 @@
 // redis-server 7 does for strings, keys and expiry, with a memory limit and
 // LRU eviction.
 //
-// This package holds the single-node core: the keyspace (Store), its
+// This package holds the single-node cache: the keyspace (Store), its
 // expiry and eviction, the Redis commands over it, and a Server that
-// serves them. Replication and discovery come next; every entry already
-// carries the hlc.Version of the write that made it, for last-writer-wins
-// between regions.
+// serves them, with /health and /metrics on an admin port and a
+// registration in discovery as "caching". Replication between caches
+// comes next; every entry already carries the hlc.Version of the write
+// that made it, for last-writer-wins between regions.
 //
 // # Keyspace
 //

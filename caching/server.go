@@ -2,29 +2,39 @@ package caching
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
+	"planet/discovery/client"
+	"planet/internal/admin"
 	"planet/internal/hlc"
 	"planet/internal/resp"
 )
 
-// Server is one cache: the keyspace, its active expiry and the RESP
-// server that serves Redis's commands over it. It stands alone for now:
-// replication and discovery come next.
+// Server is one cache: the keyspace, its active expiry, the RESP server
+// that serves Redis's commands over it, the admin endpoints (/health,
+// /metrics) and its registration in discovery. Replication between caches
+// comes next.
 type Server struct {
-	cfg   Config
-	log   *slog.Logger
-	store *Store
-	mux   *resp.Mux
-	resp  *resp.Server
+	cfg     Config
+	log     *slog.Logger
+	addr    string // host:port as registered in discovery
+	store   *Store
+	mux     *resp.Mux
+	resp    *resp.Server
+	adminLn net.Listener
+	disc    Discovery
+	metrics *serverMetrics
 }
 
-// New validates cfg, builds the keyspace and binds the RESP port. Serving
-// starts in Run.
+// New validates cfg, builds the keyspace and binds the RESP and admin
+// ports. Serving starts in Run.
 func New(cfg Config) (*Server, error) {
 	cfg.fillDefaults()
 	if err := cfg.validate(); err != nil {
@@ -34,47 +44,123 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("caching: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "caching"),
-		store: NewStore(clock, cfg.Now, cfg.MaxMemory, cfg.Policy)}
-	if s.mux, err = NewMux(s.store); err != nil {
+	s := &Server{cfg: cfg, store: NewStore(clock, cfg.Now, cfg.MaxMemory, cfg.Policy)}
+	mc := resp.MuxConfig{Password: cfg.Password}
+	if cfg.Secret != nil {
+		mc.PlatformPassword = cfg.Secret.RESPPassword()
+	}
+	if s.mux, err = NewMux(s.store, mc); err != nil {
 		return nil, err
 	}
+	if s.disc = cfg.Discovery; s.disc == nil {
+		s.disc, err = client.New(client.Config{Addr: cfg.DiscoveryAddr, TTL: cfg.RegisterTTL, Secret: cfg.Secret, Logger: cfg.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("caching: %w", err)
+		}
+	}
 	s.resp, err = resp.Listen(resp.Config{
-		Addr:    net.JoinHostPort(cfg.BindHost, strconv.Itoa(max(cfg.Port, 0))),
-		MaxBulk: maxStringLen,
-		Logger:  s.log,
+		Addr:        hostPort(cfg.BindHost, max(cfg.Port, 0)),
+		MaxBulk:     maxStringLen,
+		MaxClients:  cfg.MaxClients,
+		IdleTimeout: cfg.IdleTimeout,
+		Logger:      cfg.Logger,
 	}, s.mux)
 	if err != nil {
 		return nil, fmt.Errorf("caching: listen: %w", err)
 	}
+	port := s.resp.Addr().(*net.TCPAddr).Port
+	s.addr = hostPort(cfg.BindHost, port)
+	s.log = cfg.Logger.With("component", "caching", "port", port)
+	if s.adminLn, err = net.Listen("tcp", hostPort(cfg.BindHost, max(cfg.AdminPort, 0))); err != nil {
+		s.resp.Close()
+		return nil, fmt.Errorf("caching: listen admin: %w", err)
+	}
+	s.metrics = newServerMetrics(s)
 	return s, nil
 }
 
-// Addr returns the RESP address the server listens on (host:port).
-func (s *Server) Addr() string { return s.resp.Addr().String() }
+// Addr returns the RESP address the server listens on (host:port), as
+// registered in discovery.
+func (s *Server) Addr() string { return s.addr }
+
+// AdminAddr returns the /health and /metrics address (host:port).
+func (s *Server) AdminAddr() string { return s.adminLn.Addr().String() }
 
 // Store returns the server's keyspace.
 func (s *Server) Store() *Store { return s.store }
 
-// Run serves RESP clients and runs active expiry until ctx ends, then
-// closes every connection and returns once everything it started has
-// stopped.
+// Run serves until ctx ends: RESP clients, active expiry, the admin
+// endpoints and the discovery registration. It then deregisters, closes
+// every connection and returns once everything it started has stopped.
 func (s *Server) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s.store.RunExpiry(ctx)
-	}()
-	s.log.Info("serving", "addr", s.Addr(), "maxmemory", s.cfg.MaxMemory, "policy", s.cfg.Policy)
-	err := s.resp.Run(ctx)
-	cancel()
+	errc := make(chan error, 3)
+	goRun := func(f func(context.Context) error) {
+		wg.Go(func() {
+			if err := f(ctx); err != nil {
+				errc <- err
+				cancel()
+			}
+		})
+	}
+	goRun(func(ctx context.Context) error { s.store.RunExpiry(ctx); return nil })
+	goRun(s.serveAdmin)
+	goRun(s.resp.Run)
+	goRun(func(ctx context.Context) error {
+		if err := s.disc.Register(ctx, ServiceName, s.addr); err != nil {
+			s.log.Error("discovery registration refused", "err", err)
+		}
+		return nil
+	})
+	s.log.Info("serving", "addr", s.addr, "admin", s.AdminAddr(), "region", s.cfg.Region,
+		"maxmemory", s.cfg.MaxMemory, "policy", s.cfg.Policy)
+	<-ctx.Done()
 	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+	}
+	s.log.Info("stopped")
+	return nil
+}
+
+// serveAdmin serves /health and /metrics until ctx ends.
+func (s *Server) serveAdmin(ctx context.Context) error {
+	mux := http.NewServeMux()
+	admin.Handle(mux, s.health, s.metrics.reg)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	stop := context.AfterFunc(ctx, func() { hs.Close() })
+	defer stop()
+	if err := hs.Serve(s.adminLn); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("caching: admin: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) health() (any, error) {
+	return map[string]any{
+		"status":      "ok",
+		"region":      s.cfg.Region,
+		"node":        s.cfg.Node,
+		"addr":        s.addr,
+		"keys":        s.store.Len(),
+		"used_memory": s.store.Used(),
+		"maxmemory":   s.store.MaxMemory(),
+		"connections": s.resp.Connections(),
+	}, nil
+}
+
+// Close releases the listeners of a server whose Run was never called,
+// and stops a running one as if its context ended. It is idempotent.
+func (s *Server) Close() error {
+	err := s.resp.Close()
+	if e := s.adminLn.Close(); e != nil && !errors.Is(e, net.ErrClosed) && err == nil {
+		err = e
+	}
 	return err
 }
 
-// Close releases the listener of a server whose Run was never called, and
-// stops a running one as if its context ended. It is idempotent.
-func (s *Server) Close() error { return s.resp.Close() }
+func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }

@@ -15,6 +15,9 @@ import (
 func startServer(tb testing.TB, cfg Config) *Server {
 	tb.Helper()
 	cfg.Port = -1
+	if cfg.Discovery == nil {
+		cfg.Discovery = &fakeDiscovery{}
+	}
 	s, err := New(cfg)
 	if err != nil {
 		tb.Fatal(err)
@@ -109,7 +112,11 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{Port: -1, Policy: "lfu"},
 		{Port: -1, Node: "Bad Node"},
 		{Port: 70000},
+		{Port: -1, AdminPort: 70000},
+		{Port: -1, MaxClients: -1},
+		{Port: -1, IdleTimeout: -time.Second},
 	} {
+		cfg.Discovery = &fakeDiscovery{}
 		if s, err := New(cfg); err == nil {
 			s.Close()
 			t.Errorf("New(%+v) succeeded", cfg)

@@ -66,6 +66,9 @@ func devCommand() *cli.Command {
 // devStoragePorts are the storage replicas of every dev region.
 var devStoragePorts = []int{10600, 10601, 10602}
 
+// devCachePort is the port of every dev region's one cache.
+const devCachePort = 10300
+
 type devRegion struct {
 	name, ip string
 }
@@ -148,6 +151,10 @@ func devSpecs(self string, regions []devRegion, discoveryPort int, dataDir, logL
 		specs = append(specs, supervisor.Spec{
 			Region: r.name, Service: "waltailer", Path: self, Args: []string{"waltailer", "serve"}, Env: env,
 		})
+		specs = append(specs, supervisor.Spec{
+			Region: r.name, Service: "caching", Path: self, Args: []string{"caching", "serve"},
+			Env: append(env[:len(env):len(env)], "PORT="+strconv.Itoa(devCachePort)),
+		})
 	}
 	return specs
 }
@@ -196,8 +203,9 @@ func announce(ctx context.Context, regions []devRegion, port int, control string
 	var b strings.Builder
 	b.WriteString("\nplanet dev: all regions up\n")
 	for _, r := range regions {
-		fmt.Fprintf(&b, "  %-4s WG_IP=%-10s discovery=%s storage=%s:%d-%d\n", r.name, r.ip,
-			net.JoinHostPort(r.ip, strconv.Itoa(port)), r.ip, devStoragePorts[0], devStoragePorts[len(devStoragePorts)-1])
+		fmt.Fprintf(&b, "  %-4s WG_IP=%-10s discovery=%s storage=%s:%d-%d cache=%s\n", r.name, r.ip,
+			net.JoinHostPort(r.ip, strconv.Itoa(port)), r.ip, devStoragePorts[0], devStoragePorts[len(devStoragePorts)-1],
+			net.JoinHostPort(r.ip, strconv.Itoa(devCachePort)))
 	}
 	fmt.Fprintf(&b, "  control API %s (planet dev ps|kill|start|pause|resume)\n  Ctrl-C stops everything\n\n", control)
 	os.Stdout.WriteString(b.String())

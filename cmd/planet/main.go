@@ -28,6 +28,7 @@ func main() {
 		Commands: []*cli.Command{
 			discoveryCommand(),
 			storageCommand(),
+			cachingCommand(),
 			waltailerCommand(),
 			regionsCommand(),
 			secretCommand(),

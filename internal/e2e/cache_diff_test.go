@@ -73,6 +73,7 @@ func TestCacheMatchesRedis(t *testing.T) {
 func startCache(tb testing.TB, cfg caching.Config) *caching.Server {
 	tb.Helper()
 	cfg.Port = -1
+	cfg.Discovery = noDiscovery{}
 	s, err := caching.New(cfg)
 	if err != nil {
 		tb.Fatal(err)
@@ -88,6 +89,12 @@ func startCache(tb testing.TB, cfg caching.Config) *caching.Server {
 	})
 	return s
 }
+
+// noDiscovery registers nothing: the in-process caches stay out of any
+// discovery running on this machine.
+type noDiscovery struct{}
+
+func (noDiscovery) Register(ctx context.Context, _, _ string) error { <-ctx.Done(); return nil }
 
 // compareReply sends cmd to both servers and reports a difference in
 // their (normalised) replies.

@@ -38,6 +38,14 @@ func TestBadConfigurationStopsAtStart(t *testing.T) {
 		{"tailer admin port", "WALTAILER_ADMIN_PORT", "0x10", []string{"waltailer", "serve"}},
 		{"tailer repair window", "WALTAILER_REPAIR_AFTER", "soon", []string{"waltailer", "serve"}},
 		{"tailer status address", "WALTAILER_ADDR", "nowhere", []string{"waltailer", "status"}},
+		{"cache memory not a size", "CACHE_MAXMEMORY", "lots", []string{"caching", "serve"}},
+		{"cache memory negative", "CACHE_MAXMEMORY", "-1mb", []string{"caching", "serve"}},
+		{"cache policy", "CACHE_MAXMEMORY_POLICY", "lfu", []string{"caching", "serve"}},
+		{"cache port out of range", "PORT", "70000", []string{"caching", "serve"}},
+		{"cache admin port", "ADMIN_PORT", "http", []string{"caching", "serve"}},
+		{"cache maxclients", "CACHE_MAXCLIENTS", "0", []string{"caching", "serve"}},
+		{"cache timeout", "CACHE_TIMEOUT", "idle", []string{"caching", "serve"}},
+		{"cache region", "REGION", "SFO", []string{"caching", "serve"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := tc.args

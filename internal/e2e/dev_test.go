@@ -41,8 +41,8 @@ func TestPlanetDev(t *testing.T) {
 		Name, State string
 		PID         int
 	}
-	if err := json.Unmarshal([]byte(ctl("ps", "--json")), &procs); err != nil || len(procs) != 15 {
-		t.Fatalf("ps --json: %v %+v; want discovery, three storage replicas and a WAL tailer per region", err, procs)
+	if err := json.Unmarshal([]byte(ctl("ps", "--json")), &procs); err != nil || len(procs) != 18 {
+		t.Fatalf("ps --json: %v %+v; want discovery, three storage replicas, a WAL tailer and a cache per region", err, procs)
 	}
 	for _, p := range []string{"10600", "10601", "10602"} {
 		pt.WaitFor(t, 20*time.Second, "sfo's storage "+p+" to see its two peers", func() bool {

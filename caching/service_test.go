@@ -1,0 +1,148 @@
+package caching
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"planet/internal/secret"
+)
+
+// fakeDiscovery records registrations instead of sending them.
+type fakeDiscovery struct {
+	mu         sync.Mutex
+	registered map[string]string // address -> name, while registered
+}
+
+func (d *fakeDiscovery) Register(ctx context.Context, name, addr string) error {
+	d.set(addr, name)
+	<-ctx.Done()
+	d.set(addr, "")
+	return nil
+}
+
+func (d *fakeDiscovery) set(addr, name string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.registered == nil {
+		d.registered = make(map[string]string)
+	}
+	if name == "" {
+		delete(d.registered, addr)
+	} else {
+		d.registered[addr] = name
+	}
+}
+
+func (d *fakeDiscovery) lookup(addr string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.registered[addr]
+}
+
+var _ Discovery = (*fakeDiscovery)(nil)
+
+// waitFor polls cond every 10 ms until it holds or 5 s have passed.
+func waitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// get returns the body of http://addr/path.
+func get(tb testing.TB, addr, path string) string {
+	tb.Helper()
+	resp, err := http.Get("http://" + addr + path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		tb.Fatalf("GET %s: %d %v", path, resp.StatusCode, err)
+	}
+	return string(b)
+}
+
+func TestServerRegistersInDiscovery(t *testing.T) {
+	d := &fakeDiscovery{}
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := New(Config{Port: -1, Region: "sfo", Discovery: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	waitFor(t, "the registration", func() bool { return d.lookup(s.Addr()) == ServiceName })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := d.lookup(s.Addr()); got != "" {
+		t.Errorf("still registered as %q after Run returned", got)
+	}
+}
+
+func TestAdminHealthAndMetrics(t *testing.T) {
+	s := startServer(t, Config{Region: "sfo", MaxMemory: 1 << 20})
+	c, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	for _, cmd := range []string{"SET a 1", "GET a", "GET a", "GET nope", "INCR a", "INCR nope2", "NOSUCH"} {
+		inline(t, c, r, cmd)
+	}
+	var health map[string]any
+	if err := json.Unmarshal([]byte(get(t, s.AdminAddr(), "/health")), &health); err != nil {
+		t.Fatal(err)
+	}
+	if health["status"] != "ok" || health["region"] != "sfo" || health["keys"] != 2.0 {
+		t.Errorf("/health = %v", health)
+	}
+	metrics := get(t, s.AdminAddr(), "/metrics")
+	for _, want := range []string{
+		"caching_hits_total 2\n", "caching_misses_total 1\n", "caching_evictions_total 0\n",
+		"caching_expirations_total 0\n", "caching_maxmemory_bytes 1.048576e+06\n", "caching_keys 2\n",
+		"caching_connections 1\n", `caching_commands_total{command="get",result="ok"} 3`,
+		`caching_commands_total{command="unknown",result="error"} 1`, "caching_memory_used_bytes ",
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, metrics)
+		}
+	}
+}
+
+func TestPasswords(t *testing.T) {
+	sec := secret.Random()
+	s := startServer(t, Config{Password: "app-pass", Secret: sec})
+	c, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	for _, tc := range []struct{ cmd, want string }{
+		{"GET a", "-NOAUTH Authentication required."},
+		{"AUTH wrong", "-WRONGPASS invalid username-password pair or user is disabled."},
+		{"AUTH app-pass", "+OK"},
+		{"SET a 1", "+OK"},
+		{"AUTH planet " + sec.RESPPassword(), "+OK"},
+		{"GET a", "$1"},
+	} {
+		if got := inline(t, c, r, tc.cmd); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.cmd, got, tc.want)
+		}
+	}
+}
