@@ -1,14 +1,10 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"os"
-	"os/signal"
+	"log/slog"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -77,30 +73,13 @@ func cachingConfig(c *cli.Context) (caching.Config, error) {
 		return cfg, config.Invalid("CACHE_MAXMEMORY_POLICY", c.String("maxmemory-policy"),
 			errors.New("want allkeys-lru, volatile-lru, allkeys-random or noeviction"))
 	}
-	if cfg.MaxClients, err = intVar(c, "maxclients", "CACHE_MAXCLIENTS", 1, 1<<20); err != nil {
+	if cfg.MaxClients, cfg.IdleTimeout, err = clientLimits(c, "CACHE"); err != nil {
 		return cfg, err
-	}
-	if c.String("timeout") != "0" {
-		if cfg.IdleTimeout, err = durationVar(c, "timeout", "CACHE_TIMEOUT", time.Second, 365*24*time.Hour); err != nil {
-			return cfg, err
-		}
 	}
 	return cfg, nil
 }
 
 func cachingServe(c *cli.Context) error {
-	cfg, err := cachingConfig(c)
-	if err != nil {
-		return err
-	}
-	if cfg.Logger, err = newLogger(c, "region", cfg.Region); err != nil {
-		return err
-	}
-	srv, err := caching.New(cfg)
-	if err != nil {
-		return cli.Exit(err.Error(), 1)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return srv.Run(ctx)
+	return serve(c, cachingConfig, func(cfg *caching.Config) string { return cfg.Region },
+		func(cfg *caching.Config, l *slog.Logger) { cfg.Logger = l }, caching.New)
 }

@@ -6,10 +6,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -68,4 +72,44 @@ func newLogger(c *cli.Context, attrs ...any) (*slog.Logger, error) {
 // usageError is a wrong command line: exit code 2, like bad configuration.
 func usageError(format string, args ...any) error {
 	return cli.Exit(fmt.Sprintf(format, args...), config.ExitCode)
+}
+
+// runner is a service that serves until its context ends.
+type runner interface{ Run(context.Context) error }
+
+// serve builds a service's Config from the command line (config errors
+// exit 2), its logger, the service (other errors exit 1), and runs it
+// until SIGINT or SIGTERM.
+func serve[C any, S runner](c *cli.Context, parse func(*cli.Context) (C, error), region func(*C) string,
+	setLogger func(*C, *slog.Logger), build func(C) (S, error)) error {
+	cfg, err := parse(c)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(c, "region", region(&cfg))
+	if err != nil {
+		return err
+	}
+	setLogger(&cfg, log)
+	srv, err := build(cfg)
+	if err != nil {
+		return cli.Exit(err.Error(), 1)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return srv.Run(ctx)
+}
+
+// clientLimits reads a RESP service's maxclients and idle timeout flags,
+// named by their environment variables (prefix "STORAGE" or "CACHE").
+func clientLimits(c *cli.Context, prefix string) (maxClients int, idle time.Duration, err error) {
+	if maxClients, err = intVar(c, "maxclients", prefix+"_MAXCLIENTS", 1, 1<<20); err != nil {
+		return 0, 0, err
+	}
+	if c.String("timeout") != "0" {
+		if idle, err = durationVar(c, "timeout", prefix+"_TIMEOUT", time.Second, 365*24*time.Hour); err != nil {
+			return 0, 0, err
+		}
+	}
+	return maxClients, idle, nil
 }

@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -170,32 +169,15 @@ func storageConfig(c *cli.Context) (storage.Config, error) {
 		return cfg, err
 	}
 	cfg.Password = c.String("password")
-	if cfg.MaxClients, err = intVar(c, "maxclients", "STORAGE_MAXCLIENTS", 1, 1<<20); err != nil {
+	if cfg.MaxClients, cfg.IdleTimeout, err = clientLimits(c, "STORAGE"); err != nil {
 		return cfg, err
-	}
-	if c.String("timeout") != "0" {
-		if cfg.IdleTimeout, err = durationVar(c, "timeout", "STORAGE_TIMEOUT", time.Second, 365*24*time.Hour); err != nil {
-			return cfg, err
-		}
 	}
 	return cfg, nil
 }
 
 func storageServe(c *cli.Context) error {
-	cfg, err := storageConfig(c)
-	if err != nil {
-		return err
-	}
-	if cfg.Logger, err = newLogger(c, "region", cfg.Region); err != nil {
-		return err
-	}
-	srv, err := storage.New(cfg)
-	if err != nil {
-		return cli.Exit(err.Error(), 1)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return srv.Run(ctx)
+	return serve(c, storageConfig, func(cfg *storage.Config) string { return cfg.Region },
+		func(cfg *storage.Config, l *slog.Logger) { cfg.Logger = l }, storage.New)
 }
 
 // storageDo sends one command to the replica at --addr.

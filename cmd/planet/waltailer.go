@@ -1,16 +1,14 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -97,20 +95,8 @@ func waltailerConfig(c *cli.Context) (waltailer.Config, error) {
 }
 
 func waltailerServe(c *cli.Context) error {
-	cfg, err := waltailerConfig(c)
-	if err != nil {
-		return err
-	}
-	if cfg.Logger, err = newLogger(c, "region", cfg.Region); err != nil {
-		return err
-	}
-	t, err := waltailer.New(cfg)
-	if err != nil {
-		return cli.Exit(err.Error(), 1)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return t.Run(ctx)
+	return serve(c, waltailerConfig, func(cfg *waltailer.Config) string { return cfg.Region },
+		func(cfg *waltailer.Config, l *slog.Logger) { cfg.Logger = l }, waltailer.New)
 }
 
 func waltailerStatus(c *cli.Context) error {
