@@ -42,22 +42,11 @@ func cachingCommand() *cli.Command {
 func cachingConfig(c *cli.Context) (caching.Config, error) {
 	var cfg caching.Config
 	var err error
-	if cfg.Region, err = config.ParseRegion(c.String("region")); err != nil {
-		return cfg, config.Invalid("REGION", c.String("region"), err)
+	if cfg.Region, cfg.BindHost, err = regionHost(c); err != nil {
+		return cfg, err
 	}
-	if _, err := config.ParseIP(c.String("bind-host")); err != nil {
-		return cfg, config.Invalid("BIND_HOST", c.String("bind-host"), err)
-	}
-	cfg.BindHost = c.String("bind-host")
-	if cfg.Port, err = config.ParsePort(c.String("port")); err != nil {
-		return cfg, config.Invalid("PORT", c.String("port"), err)
-	}
-	if c.String("admin-port") != "" {
-		if cfg.AdminPort, err = config.ParsePort(c.String("admin-port")); err != nil {
-			return cfg, config.Invalid("ADMIN_PORT", c.String("admin-port"), err)
-		}
-	} else if cfg.Port+1000 > 65535 {
-		return cfg, config.Invalid("PORT", c.String("port"), errors.New("PORT+1000 (the default admin port) is past 65535; set ADMIN_PORT"))
+	if cfg.Port, cfg.AdminPort, err = servicePorts(c); err != nil {
+		return cfg, err
 	}
 	if cfg.DiscoveryAddr, err = config.ParseHostPort(c.String("discovery")); err != nil {
 		return cfg, config.Invalid("DISCOVERY_ADDR", c.String("discovery"), err)

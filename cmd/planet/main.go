@@ -113,3 +113,30 @@ func clientLimits(c *cli.Context, prefix string) (maxClients int, idle time.Dura
 	}
 	return maxClients, idle, nil
 }
+
+// regionHost reads a service's REGION and BIND_HOST.
+func regionHost(c *cli.Context) (region, host string, err error) {
+	if region, err = config.ParseRegion(c.String("region")); err != nil {
+		return "", "", config.Invalid("REGION", c.String("region"), err)
+	}
+	if _, err := config.ParseIP(c.String("bind-host")); err != nil {
+		return "", "", config.Invalid("BIND_HOST", c.String("bind-host"), err)
+	}
+	return region, c.String("bind-host"), nil
+}
+
+// servicePorts reads a RESP service's PORT and ADMIN_PORT; an admin port
+// left unset is 0, which the service takes as PORT+1000.
+func servicePorts(c *cli.Context) (port, admin int, err error) {
+	if port, err = config.ParsePort(c.String("port")); err != nil {
+		return 0, 0, config.Invalid("PORT", c.String("port"), err)
+	}
+	if c.String("admin-port") != "" {
+		if admin, err = config.ParsePort(c.String("admin-port")); err != nil {
+			return 0, 0, config.Invalid("ADMIN_PORT", c.String("admin-port"), err)
+		}
+	} else if port+1000 > 65535 {
+		return 0, 0, config.Invalid("PORT", c.String("port"), errors.New("PORT+1000 (the default admin port) is past 65535; set ADMIN_PORT"))
+	}
+	return port, admin, nil
+}

@@ -60,13 +60,9 @@ func waltailerCommand() *cli.Command {
 func waltailerConfig(c *cli.Context) (waltailer.Config, error) {
 	var cfg waltailer.Config
 	var err error
-	if cfg.Region, err = config.ParseRegion(c.String("region")); err != nil {
-		return cfg, config.Invalid("REGION", c.String("region"), err)
+	if cfg.Region, cfg.BindHost, err = regionHost(c); err != nil {
+		return cfg, err
 	}
-	if _, err := config.ParseIP(c.String("bind-host")); err != nil {
-		return cfg, config.Invalid("BIND_HOST", c.String("bind-host"), err)
-	}
-	cfg.BindHost = c.String("bind-host")
 	if cfg.AdminPort, err = config.ParsePort(c.String("admin-port")); err != nil {
 		return cfg, config.Invalid("WALTAILER_ADMIN_PORT", c.String("admin-port"), err)
 	}
