@@ -1,13 +1,11 @@
 package storage
 
 import (
-	"bufio"
 	"context"
-	"io"
-	"net"
 	"strings"
 	"testing"
-	"time"
+
+	pt "planet/internal/planettest"
 )
 
 // startServer runs a single replica (W=1, R=1, no discovery) on a free
@@ -31,26 +29,6 @@ func startServer(tb testing.TB) *Server {
 		}
 	})
 	return s
-}
-
-// roundTrip sends data, closes the sending side and returns everything the
-// server answers until it closes the connection.
-func roundTrip(tb testing.TB, addr string, data []byte) []byte {
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	go func() {
-		c.Write(data)
-		c.(*net.TCPConn).CloseWrite()
-	}()
-	out, err := io.ReadAll(bufio.NewReader(c))
-	if err != nil {
-		tb.Fatalf("reading the reply to %q: %v", data, err)
-	}
-	return out
 }
 
 // FuzzServer sends arbitrary bytes to a running replica: whatever they are,
@@ -77,8 +55,8 @@ func FuzzServer(f *testing.F) {
 		if len(data) > 4096 {
 			return
 		}
-		roundTrip(t, s.Addr(), data)
-		if got := string(roundTrip(t, s.Addr(), []byte("PING\r\n"))); got != "+PONG\r\n" {
+		pt.RoundTrip(t, s.Addr(), data)
+		if got := string(pt.RoundTrip(t, s.Addr(), []byte("PING\r\n"))); got != "+PONG\r\n" {
 			t.Fatalf("after %q the server answers PING with %q", data, got)
 		}
 	})
