@@ -25,15 +25,6 @@ func newServerMetrics(s *Server) *serverMetrics {
 	gauge("caching_maxmemory_bytes", "The memory limit (0: none).", func() float64 { return float64(s.store.MaxMemory()) })
 	gauge("caching_keys", "Keys held, expired ones not yet deleted included.", func() float64 { return float64(s.store.Len()) })
 	gauge("caching_connections", "Open RESP client connections.", func() float64 { return float64(s.resp.Connections()) })
-	reg.NewCounterFunc("caching_commands_total", "RESP commands by command and result (ok or error).",
-		[]string{"command", "result"}, func() []metrics.Sample {
-			out := []metrics.Sample{{LabelValues: []string{"unknown", "error"}, Value: float64(s.mux.UnknownCommands())}}
-			for name, c := range s.mux.Stats() {
-				out = append(out,
-					metrics.Sample{LabelValues: []string{name, "ok"}, Value: float64(c.OK)},
-					metrics.Sample{LabelValues: []string{name, "error"}, Value: float64(c.Failed + c.Rejected)})
-			}
-			return out
-		})
+	s.mux.RegisterCommandCounter(reg, "caching_commands_total")
 	return &serverMetrics{reg: reg}
 }

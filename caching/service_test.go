@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	pt "planet/internal/planettest"
 	"planet/internal/secret"
 )
 
@@ -49,16 +50,6 @@ func (d *fakeDiscovery) lookup(addr string) string {
 
 var _ Discovery = (*fakeDiscovery)(nil)
 
-// waitFor polls cond every 10 ms until it holds or 5 s have passed.
-func waitFor(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
 // get returns the body of http://addr/path.
 func get(tb testing.TB, addr, path string) string {
 	tb.Helper()
@@ -83,7 +74,7 @@ func TestServerRegistersInDiscovery(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	waitFor(t, "the registration", func() bool { return d.lookup(s.Addr()) == ServiceName })
+	pt.WaitFor(t, 5*time.Second, "the registration", func() bool { return d.lookup(s.Addr()) == ServiceName })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -32,16 +32,7 @@ func newServerMetrics(s *Server) *serverMetrics {
 		replication:    reg.NewHistogram("storage_replication_seconds", "Round trip of a replicated write to a peer replica.", lat),
 		fsync:          reg.NewHistogram("storage_wal_fsync_seconds", "WAL fsync latency (one per commit batch).", lat),
 	}
-	reg.NewCounterFunc("storage_commands_total", "RESP commands by command and result (ok or error).",
-		[]string{"command", "result"}, func() []metrics.Sample {
-			out := []metrics.Sample{{LabelValues: []string{"unknown", "error"}, Value: float64(s.mux.UnknownCommands())}}
-			for name, c := range s.mux.Stats() {
-				out = append(out,
-					metrics.Sample{LabelValues: []string{name, "ok"}, Value: float64(c.OK)},
-					metrics.Sample{LabelValues: []string{name, "error"}, Value: float64(c.Failed + c.Rejected)})
-			}
-			return out
-		})
+	s.mux.RegisterCommandCounter(reg, "storage_commands_total")
 	gauge := func(name, help string, f func() float64) {
 		reg.NewGaugeFunc(name, help, nil, func() []metrics.Sample { return []metrics.Sample{{Value: f()}} })
 	}

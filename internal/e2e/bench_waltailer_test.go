@@ -97,7 +97,7 @@ func startTailerGeo(tb testing.TB) *pt.Geo {
 		})
 		closeAll(rc)
 	}
-	waitDrained(tb, g.Tailers["sfo"])
+	waitTailerCaughtUp(tb, g, "sfo", 2*time.Minute)
 	return g
 }
 
@@ -126,23 +126,6 @@ func heldBy(cs []*redis.Client, key string) int {
 		}
 	}
 	return n
-}
-
-// waitDrained waits until the tailer counts no record unacknowledged by
-// any remote region, twice 300ms apart: it counts its lag every 200ms.
-func waitDrained(tb testing.TB, t *pt.Tailer) {
-	tb.Helper()
-	for range 2 {
-		pt.WaitFor(tb, 2*time.Minute, t.Region+"'s tailer to have shipped everything", func() bool {
-			for _, region := range remoteRegions {
-				if pt.Metric(t.AdminAddr(), `waltailer_lag_records{region="`+region+`"}`) != 0 {
-					return false
-				}
-			}
-			return true
-		})
-		time.Sleep(300 * time.Millisecond)
-	}
 }
 
 // tailerBytes are a tailer's shipping counters, per remote region.
@@ -248,7 +231,7 @@ func runLag(tb testing.TB, g *pt.Geo, cpu geoCPU, values []string, rate int, d t
 		close(w.in)
 	}
 	wg.Wait()
-	waitDrained(tb, g.Tailers["sfo"])
+	waitTailerCaughtUp(tb, g, "sfo", 2*time.Minute)
 	r.shipped = readTailerBytes(g.Tailers["sfo"]).minus(shipped0)
 	r.acked, r.failed, r.firstErr = int(l.acked.Load()), int(l.failed.Load()), l.firstErr
 	r.elapsed, r.write = l.elapsed, summarize(l.lat)

@@ -50,7 +50,7 @@ func cacheCLI(t *testing.T, c *cacheProcess, args ...string) string {
 // discovery.
 func TestCacheInterop(t *testing.T) {
 	if _, err := exec.LookPath("redis-cli"); err != nil {
-		t.Skip("redis-cli not installed")
+		t.Fatalf("redis-cli is not installed (%v): make test installs it with scripts/deps.sh", err)
 	}
 	region := pt.StartDiscovery(t, "sfo").Regions["sfo"]
 	c := startCacheProcess(t, region)
@@ -120,7 +120,7 @@ func TestCacheInterop(t *testing.T) {
 
 	t.Run("redis-benchmark", func(t *testing.T) {
 		if _, err := exec.LookPath("redis-benchmark"); err != nil {
-			t.Skip("redis-benchmark not installed")
+			t.Fatalf("redis-benchmark is not installed (%v): make test installs it with scripts/deps.sh", err)
 		}
 		out, err := exec.Command("redis-benchmark", "-h", c.host, "-p", strconv.Itoa(c.port),
 			"-t", "set,get,incr,mset", "-n", "20000", "-c", "20", "-d", "64", "-r", "10000", "-q").CombinedOutput()
@@ -173,7 +173,7 @@ func TestCacheInterop(t *testing.T) {
 // NOAUTH; redis-cli -a works.
 func TestCachePassword(t *testing.T) {
 	if _, err := exec.LookPath("redis-cli"); err != nil {
-		t.Skip("redis-cli not installed")
+		t.Fatalf("redis-cli is not installed (%v): make test installs it with scripts/deps.sh", err)
 	}
 	region := pt.StartDiscovery(t, "sfo").Regions["sfo"]
 	c := startCacheProcess(t, region, "CACHE_PASSWORD=app-pass")

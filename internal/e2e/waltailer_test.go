@@ -524,37 +524,45 @@ func waitConverged(t *testing.T, g *pt.Geo) time.Duration {
 // and checks that their status shows no lag.
 func waitTailersCaughtUp(t *testing.T, g *pt.Geo) {
 	t.Helper()
+	for _, name := range g.Names {
+		waitTailerCaughtUp(t, g, name, convergeTimeout)
+	}
+}
+
+// waitTailerCaughtUp waits until region's tailer has every region's
+// cursor at the end of every local WAL (read from the files themselves),
+// with no lag and state ok.
+func waitTailerCaughtUp(tb testing.TB, g *pt.Geo, name string, timeout time.Duration) {
+	tb.Helper()
 	var last string
 	defer func() {
-		if t.Failed() {
-			t.Log(last)
+		if tb.Failed() {
+			tb.Log(last)
 		}
 	}()
-	for _, name := range g.Names {
-		tl := g.Tailers[name]
-		pt.WaitFor(t, convergeTimeout, name+"'s tailer to reach the end of its WALs for every region", func() bool {
-			st, ok := tl.Status()
-			if !ok || len(st.Regions) != len(g.Names)-1 {
-				last = fmt.Sprintf("status %+v", st)
-				return false
-			}
-			for _, rs := range st.Regions {
-				for _, r := range g.Replicas[name] {
-					wn := fmt.Sprintf("storage-%d", r.Port)
-					end := walEnd(t, filepath.Join(g.DataDirs[name], wn))
-					if cur := rs.Cursors[wn]; cur != end.String() && (cur != "0:0" || end.Offset != 0) {
-						last = fmt.Sprintf("cursor of %s for %s at %s, its end at %v", wn, rs.Region, rs.Cursors[wn], end)
-						return false
-					}
-				}
-				if rs.LagRecords != 0 || rs.State != "ok" {
-					last = fmt.Sprintf("%s: state %q, lag %d", rs.Region, rs.State, rs.LagRecords)
+	tl := g.Tailers[name]
+	pt.WaitFor(tb, timeout, name+"'s tailer to reach the end of its WALs for every region", func() bool {
+		st, ok := tl.Status()
+		if !ok || len(st.Regions) != len(g.Names)-1 {
+			last = fmt.Sprintf("status %+v", st)
+			return false
+		}
+		for _, rs := range st.Regions {
+			for _, r := range g.Replicas[name] {
+				wn := fmt.Sprintf("storage-%d", r.Port)
+				end := walEnd(tb, filepath.Join(g.DataDirs[name], wn))
+				if cur := rs.Cursors[wn]; cur != end.String() && (cur != "0:0" || end.Offset != 0) {
+					last = fmt.Sprintf("cursor of %s for %s at %s, its end at %v", wn, rs.Region, rs.Cursors[wn], end)
 					return false
 				}
 			}
-			return true
-		})
-	}
+			if rs.LagRecords != 0 || rs.State != "ok" {
+				last = fmt.Sprintf("%s: state %q, lag %d", rs.Region, rs.State, rs.LagRecords)
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // walEnd reads the WAL in dir to the end of what was written.
