@@ -112,7 +112,7 @@ func (tx *Tx) expire(key []byte, when int64, flags int) []byte {
 		return zeroReply
 	}
 	if when <= tx.now {
-		tx.s.removeLocked(e)
+		tx.deleteEntry(e)
 		return oneReply
 	}
 	tx.setExpire(e, when)
@@ -174,7 +174,7 @@ func (tx *Tx) rename(key, newKey []byte, nx bool) []byte {
 		}
 		tx.remove(newKey)
 	}
-	tx.s.removeLocked(e)
+	tx.deleteEntry(e)
 	tx.set(newKey, e.value, e.expireAt, false)
 	return pick(nx, oneReply, okReply)
 }

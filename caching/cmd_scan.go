@@ -140,7 +140,7 @@ func cmdRandomKey(tx *Tx, _ [][]byte) []byte {
 	for len(s.all) > 0 {
 		e := s.all[s.rng.IntN(len(s.all))]
 		if e.expireAt != 0 && e.expireAt <= tx.now {
-			s.removeLocked(e)
+			s.dropLocked(e, tx.now)
 			s.stats.Expired++
 			continue
 		}

@@ -170,7 +170,7 @@ func cmdGetEX(tx *Tx, args [][]byte) []byte {
 	reply := resp.AppendBulk(nil, e.value)
 	switch {
 	case o.flags&(optEXAT|optPXAT) != 0 && at <= tx.now:
-		tx.s.removeLocked(e)
+		tx.deleteEntry(e)
 	case o.expire != nil:
 		tx.setExpire(e, at)
 	case o.flags&optPersist != 0 && e.expireAt != 0:

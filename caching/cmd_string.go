@@ -18,7 +18,7 @@ func cmdGetDel(tx *Tx, args [][]byte) []byte {
 		return nullReply
 	}
 	reply := resp.AppendBulk(nil, e.value)
-	tx.s.removeLocked(e)
+	tx.deleteEntry(e)
 	return reply
 }
 

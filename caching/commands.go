@@ -2,9 +2,11 @@ package caching
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"planet/internal/resp"
 )
@@ -73,27 +75,62 @@ func commandTable() []command {
 	}
 }
 
-// NewMux returns the cache's RESP commands over st: Redis's housekeeping
-// commands (internal/resp) and the string and keyspace commands. Of mc,
-// only the authentication (Password, PlatformPassword) and Timing are
-// used; the rest is the cache's. Every command is Serial: it runs under
-// the Store's lock and never waits, so a pipeline of them runs inline on
-// the connection's goroutine.
-func NewMux(st *Store, mc resp.MuxConfig) (*resp.Mux, error) {
-	mc.Service, mc.Settings, mc.Info = ServiceName, settings(st), infoSections(st)
+// NewMux returns the cache's RESP commands over st, without replication:
+// Redis's housekeeping commands (internal/resp) and the string and
+// keyspace commands. Of mc, only the authentication (Password,
+// PlatformPassword) and Timing are used; the rest is the cache's.
+func NewMux(st *Store, mc resp.MuxConfig) (*resp.Mux, error) { return newMux(st, mc, nil) }
+
+// newMux is NewMux with replication through r (nil: none): writes go to
+// the peers, and the PLANET.* and internal CACHE.* commands are there.
+// Every command is Serial: it runs under the Store's lock and never waits
+// but for a write's peers, so a pipeline of them runs inline on the
+// connection's goroutine and a connection's writes are acknowledged in
+// order.
+func newMux(st *Store, mc resp.MuxConfig, r *replicator) (*resp.Mux, error) {
+	mc.Service, mc.Settings, mc.Info = ServiceName, settings(st, r), infoSections(st, r)
 	m, err := resp.NewMux(mc)
 	if err != nil {
 		return nil, fmt.Errorf("caching: %w", err)
 	}
 	for _, c := range commandTable() {
-		flags := resp.FlagReadOnly
+		flags, run := resp.FlagReadOnly, st.run(c.run, c.denyOOM)
 		if c.write {
 			flags = resp.FlagWrite
+			if r != nil {
+				run = r.write(st, c.run, c.denyOOM)
+			}
 		}
 		m.Register(resp.Command{Name: c.name, Arity: c.arity, Class: resp.Serial, Flags: flags,
-			FirstKey: c.keys[0], LastKey: c.keys[1], KeyStep: c.keys[2], Group: c.group,
-			Run: st.run(c.run, c.denyOOM)})
+			FirstKey: c.keys[0], LastKey: c.keys[1], KeyStep: c.keys[2], Group: c.group, Run: run})
 	}
+	m.Register(debugCommand())
+	if r == nil {
+		return m, nil
+	}
+	m.Register(resp.Command{Name: "planet.mode", Arity: -2, Class: resp.Serial, Flags: resp.FlagFast, Group: "connection",
+		Summary: "set the replication mode of the next write, or of the connection", Run: cmdPlanetMode})
+	m.Register(resp.Command{Name: "planet.acks", Arity: 1, Class: resp.Serial, Flags: resp.FlagFast, Group: "connection",
+		Summary: "the regions that hold the connection's last write", Run: r.cmdPlanetAcks})
+	m.Register(resp.Command{Name: applyCommand, Arity: -3, Class: resp.Serial, Flags: resp.FlagWrite | resp.FlagInternal,
+		Summary: "apply writes replicated from a peer, each iff newer", Run: func(_ context.Context, _ *resp.Conn, args [][]byte) []byte {
+			ops, err := ParseApply(args[1:])
+			if err != nil {
+				return resp.AppendError(nil, "ERR cache.apply: "+err.Error())
+			}
+			st.Apply(ops)
+			return okReply
+		}})
+	m.Register(resp.Command{Name: dumpCommand, Arity: 3, Class: resp.Serial, Flags: resp.FlagReadOnly | resp.FlagInternal,
+		Summary: "a page of entries with their TTLs and versions, for a warm start", Run: func(_ context.Context, _ *resp.Conn, args [][]byte) []byte {
+			cursor, err1 := strconv.Atoi(string(args[1]))
+			count, err2 := strconv.Atoi(string(args[2]))
+			if err1 != nil || err2 != nil || cursor < 0 || cursor >= numBuckets || count < 1 {
+				return resp.AppendError(nil, "ERR cache.dump: want a cursor 0..1023 and a count of at least 1")
+			}
+			ops, next := st.Dump(cursor, min(count, 100000))
+			return appendDumpReply(nil, ops, next)
+		}})
 	return m, nil
 }
 
@@ -101,6 +138,9 @@ func NewMux(st *Store, mc resp.MuxConfig) (*resp.Mux, error) {
 // makes room under the memory limit, or fails with -OOM.
 func (s *Store) run(fn txCommand, denyOOM bool) func(context.Context, *resp.Conn, [][]byte) []byte {
 	return func(_ context.Context, _ *resp.Conn, args [][]byte) []byte {
+		if s.loading.Load() {
+			return loadingErr
+		}
 		return s.Do(func(tx *Tx) []byte {
 			if denyOOM && !tx.makeRoom() {
 				return oomErr
@@ -111,8 +151,8 @@ func (s *Store) run(fn txCommand, denyOOM bool) func(context.Context, *resp.Conn
 }
 
 // settings are the cache's CONFIG parameters.
-func settings(st *Store) []resp.Setting {
-	return []resp.Setting{
+func settings(st *Store, r *replicator) []resp.Setting {
+	set := []resp.Setting{
 		{Name: "maxmemory", Get: func() string { return strconv.FormatInt(st.MaxMemory(), 10) },
 			Set: func(v string) error {
 				n, err := ParseMemory(v)
@@ -132,6 +172,49 @@ func settings(st *Store) []resp.Setting {
 				return nil
 			}},
 	}
+	if r == nil {
+		return set
+	}
+	return append(set,
+		resp.Setting{Name: "cache-mode", Get: func() string { return r.defaultMode().String() },
+			Set: func(v string) error {
+				m, err := ParseMode(v)
+				if err != nil {
+					return errors.New("argument must be one of the following: eventual, quorum, strong")
+				}
+				r.mode.Store(uint32(m))
+				return nil
+			}},
+		resp.Setting{Name: "cache-strong-timeout", Get: func() string { return strconv.FormatInt(time.Duration(r.strongTimeout.Load()).Milliseconds(), 10) },
+			Set: func(v string) error {
+				ms, err := strconv.ParseInt(v, 10, 64)
+				if err != nil || ms < 1 || ms > 3_600_000 {
+					return errors.New("argument must be milliseconds between 1 and 3600000")
+				}
+				r.strongTimeout.Store(int64(time.Duration(ms) * time.Millisecond))
+				return nil
+			}})
+}
+
+// debugCommand is DEBUG with the one subcommand the cache has: SLEEP.
+func debugCommand() resp.Command {
+	return resp.Command{Name: "debug", Arity: -2, Flags: resp.FlagAdmin, Group: "server", Subcommands: []resp.Command{
+		{Name: "sleep", Arity: 3, Class: resp.Serial, Flags: resp.FlagAdmin,
+			Summary: "sleep for the given seconds (this connection only; the cache goes on serving others)",
+			Run: func(ctx context.Context, _ *resp.Conn, args [][]byte) []byte {
+				secs, err := strconv.ParseFloat(string(args[2]), 64)
+				if err != nil || secs < 0 || secs > 3600 {
+					return resp.AppendError(nil, "ERR value is not a valid float")
+				}
+				t := time.NewTimer(time.Duration(secs * float64(time.Second)))
+				defer t.Stop()
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+				}
+				return okReply
+			}},
+	}}
 }
 
 // ParseMemory parses a memory size as Redis does: bytes, or a number with
@@ -157,8 +240,8 @@ func ParseMemory(s string) (int64, error) {
 
 // infoSections are the cache's INFO sections and fields, as Redis names
 // them.
-func infoSections(st *Store) []resp.InfoSection {
-	return []resp.InfoSection{
+func infoSections(st *Store, r *replicator) []resp.InfoSection {
+	sections := []resp.InfoSection{
 		{Name: "memory", Fields: func(add func(string, any)) {
 			add("used_memory", st.Used())
 			add("maxmemory", st.MaxMemory())
@@ -177,5 +260,15 @@ func infoSections(st *Store) []resp.InfoSection {
 				add("db0", fmt.Sprintf("keys=%d,expires=%d,avg_ttl=0", n, st.Volatile()))
 			}
 		}},
+		{Name: "replication", Fields: func(add func(string, any)) {
+			// As Redis names them: caches are all primaries; peers
+			// are not Redis replicas (see the planet section).
+			add("role", "master")
+			add("connected_slaves", 0)
+		}},
 	}
+	if r != nil {
+		sections = append(sections, resp.InfoSection{Name: "planet", Fields: r.infoFields})
+	}
+	return sections
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"planet/discovery/api"
 	"planet/discovery/client"
 	"planet/internal/hlc"
 	"planet/internal/secret"
@@ -43,10 +44,13 @@ const (
 )
 
 // Discovery is what a cache needs of its region's discovery: to register
-// itself, heartbeating until ctx ends, then deregistering.
+// itself, heartbeating until ctx ends, then deregistering; and the caches
+// of every region (its peers) and of its own (a warm start's source).
 // *client.Client is one; tests pass a fake.
 type Discovery interface {
 	Register(ctx context.Context, name, addr string) error
+	List(ctx context.Context, name string) ([]api.Instance, error)
+	ListLocal(ctx context.Context, name string) ([]api.Instance, error)
 }
 
 var _ Discovery = (*client.Client)(nil)
@@ -103,6 +107,28 @@ type Config struct {
 	MaxMemory int64
 	// Policy is the eviction policy; empty means DefaultPolicy.
 	Policy Policy
+	// Mode is the replication mode of a write that names none (see
+	// PLANET.MODE); ModeDefault means Eventual.
+	Mode Mode
+	// StrongTimeout bounds how long a quorum or strong write waits for
+	// its peers before it fails; 0 means 1s.
+	StrongTimeout time.Duration
+	// ReplicationQueue is how many records a peer's queue holds; a write
+	// that does not fit becomes an invalidation. 0 means 65536.
+	ReplicationQueue int
+	// PeerTimeout bounds one batch to a peer (its I/O); 0 means 5s.
+	PeerTimeout time.Duration
+	// PeerRefresh is how often discovery's list of caches is read; 0
+	// means 1s.
+	PeerRefresh time.Duration
+	// TombstoneGrace is how long a deleted key's tombstone is kept past
+	// its version's time, and so how late a replicated write may arrive
+	// and still be applied as a value (older, it invalidates); 0 means
+	// 60s.
+	TombstoneGrace time.Duration
+	// NoWarmStart skips the warm start: the cache answers at once,
+	// empty, rather than first copying a cache of its region.
+	NoWarmStart bool
 	// Logger receives the server's events; nil discards them.
 	Logger *slog.Logger
 	// Now is the wall clock for TTLs and versions; nil means time.Now.
@@ -135,6 +161,24 @@ func (c *Config) fillDefaults() {
 	if c.Policy == "" {
 		c.Policy = DefaultPolicy
 	}
+	if c.Mode == ModeDefault {
+		c.Mode = Eventual
+	}
+	if c.StrongTimeout == 0 {
+		c.StrongTimeout = time.Second
+	}
+	if c.ReplicationQueue == 0 {
+		c.ReplicationQueue = 65536
+	}
+	if c.PeerTimeout == 0 {
+		c.PeerTimeout = 5 * time.Second
+	}
+	if c.PeerRefresh == 0 {
+		c.PeerRefresh = time.Second
+	}
+	if c.TombstoneGrace == 0 {
+		c.TombstoneGrace = time.Minute
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -157,8 +201,14 @@ func (c *Config) validate() error {
 	if c.MaxClients < 0 {
 		return errors.New("caching: Config.MaxClients is negative")
 	}
-	if c.IdleTimeout < 0 || c.RegisterTTL < 0 {
+	if c.IdleTimeout < 0 || c.RegisterTTL < 0 || c.StrongTimeout < 0 || c.PeerTimeout < 0 || c.PeerRefresh < 0 || c.TombstoneGrace < 0 {
 		return errors.New("caching: negative duration")
+	}
+	if c.ReplicationQueue < 0 {
+		return errors.New("caching: Config.ReplicationQueue is negative")
+	}
+	if c.Mode > Strong {
+		return fmt.Errorf("caching: Config.Mode %d is not a mode", c.Mode)
 	}
 	if _, err := ParsePolicy(string(c.Policy)); err != nil {
 		return err

@@ -59,7 +59,7 @@ func (tx *Tx) makeRoom() bool {
 		if victim == nil {
 			return false
 		}
-		s.removeLocked(victim)
+		s.dropLocked(victim, tx.now)
 		s.stats.Evicted++
 	}
 	return true
@@ -123,9 +123,12 @@ func (s *Store) expireRound(now int64) (expired, sampled int) {
 	defer s.mu.Unlock()
 	for ; sampled < expireSamples && len(s.volatile) > 0; sampled++ {
 		if e := s.volatile[s.rng.IntN(len(s.volatile))]; e.expireAt <= now {
-			s.removeLocked(e)
+			s.dropLocked(e, now)
 			expired++
 		}
+	}
+	if s.tombs != nil {
+		s.forgetTombsLocked(now)
 	}
 	s.stats.Expired += int64(expired)
 	return expired, sampled

@@ -25,6 +25,7 @@ var (
 	tooBigErr      = resp.AppendError(nil, "ERR string exceeds maximum allowed size (proto-max-bulk-len)")
 	offsetErr      = resp.AppendError(nil, "ERR offset is out of range")
 	invalidCursor  = resp.AppendError(nil, "ERR invalid cursor")
+	loadingErr     = resp.AppendError(nil, "LOADING Redis is loading the dataset in memory")
 )
 
 // maxStringLen is the longest value (Redis's proto-max-bulk-len).

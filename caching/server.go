@@ -30,6 +30,7 @@ type Server struct {
 	resp    *resp.Server
 	adminLn net.Listener
 	disc    Discovery
+	repl    *replicator
 	metrics *serverMetrics
 }
 
@@ -45,18 +46,20 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("caching: %w", err)
 	}
 	s := &Server{cfg: cfg, store: NewStore(clock, cfg.Now, cfg.MaxMemory, cfg.Policy)}
-	mc := resp.MuxConfig{Password: cfg.Password}
-	if cfg.Secret != nil {
-		mc.PlatformPassword = cfg.Secret.RESPPassword()
-	}
-	if s.mux, err = NewMux(s.store, mc); err != nil {
-		return nil, err
-	}
+	s.store.EnableReplication(cfg.TombstoneGrace.Milliseconds())
 	if s.disc = cfg.Discovery; s.disc == nil {
 		s.disc, err = client.New(client.Config{Addr: cfg.DiscoveryAddr, TTL: cfg.RegisterTTL, Secret: cfg.Secret, Logger: cfg.Logger})
 		if err != nil {
 			return nil, fmt.Errorf("caching: %w", err)
 		}
+	}
+	s.repl = newReplicator(&cfg, s.store, s.disc, "", cfg.Logger)
+	mc := resp.MuxConfig{Password: cfg.Password}
+	if cfg.Secret != nil {
+		mc.PlatformPassword = cfg.Secret.RESPPassword()
+	}
+	if s.mux, err = newMux(s.store, mc, s.repl); err != nil {
+		return nil, err
 	}
 	s.resp, err = resp.Listen(resp.Config{
 		Addr:        hostPort(cfg.BindHost, max(cfg.Port, 0)),
@@ -71,11 +74,13 @@ func New(cfg Config) (*Server, error) {
 	port := s.resp.Addr().(*net.TCPAddr).Port
 	s.addr = hostPort(cfg.BindHost, port)
 	s.log = cfg.Logger.With("component", "caching", "port", port)
+	s.repl.self, s.repl.log = s.addr, s.log
 	if s.adminLn, err = net.Listen("tcp", hostPort(cfg.BindHost, max(cfg.AdminPort, 0))); err != nil {
 		s.resp.Close()
 		return nil, fmt.Errorf("caching: listen admin: %w", err)
 	}
 	s.metrics = newServerMetrics(s)
+	s.store.loading.Store(!cfg.NoWarmStart)
 	return s, nil
 }
 
@@ -85,6 +90,10 @@ func (s *Server) Addr() string { return s.addr }
 
 // AdminAddr returns the /health and /metrics address (host:port).
 func (s *Server) AdminAddr() string { return s.adminLn.Addr().String() }
+
+// Loading reports whether the server is still copying a cache of its
+// region (warm start) and so refuses clients' commands with -LOADING.
+func (s *Server) Loading() bool { return s.store.loading.Load() }
 
 // Store returns the server's keyspace.
 func (s *Server) Store() *Store { return s.store }
@@ -106,6 +115,16 @@ func (s *Server) Run(ctx context.Context) error {
 		})
 	}
 	goRun(func(ctx context.Context) error { s.store.RunExpiry(ctx); return nil })
+	goRun(func(ctx context.Context) error { s.repl.run(ctx, s.cfg.PeerRefresh); return nil })
+	goRun(func(ctx context.Context) error {
+		if s.cfg.NoWarmStart {
+			s.repl.warm.Store("off")
+		} else {
+			s.warmStart(ctx)
+			s.store.loading.Store(false)
+		}
+		return nil
+	})
 	goRun(s.serveAdmin)
 	goRun(s.resp.Run)
 	goRun(func(ctx context.Context) error {
@@ -115,7 +134,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return nil
 	})
 	s.log.Info("serving", "addr", s.addr, "admin", s.AdminAddr(), "region", s.cfg.Region,
-		"maxmemory", s.cfg.MaxMemory, "policy", s.cfg.Policy)
+		"maxmemory", s.cfg.MaxMemory, "policy", s.cfg.Policy, "mode", s.cfg.Mode, "strong_timeout", s.cfg.StrongTimeout)
 	<-ctx.Done()
 	wg.Wait()
 	select {
@@ -147,6 +166,9 @@ func (s *Server) health() (any, error) {
 		"node":        s.cfg.Node,
 		"addr":        s.addr,
 		"keys":        s.store.Len(),
+		"loading":     s.store.loading.Load(),
+		"mode":        s.repl.defaultMode().String(),
+		"peers":       len(s.repl.peers()),
 		"used_memory": s.store.Used(),
 		"maxmemory":   s.store.MaxMemory(),
 		"connections": s.resp.Connections(),

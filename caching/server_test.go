@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	pt "planet/internal/planettest"
 )
 
 // startServer runs a Server on a free loopback port until the test ends.
@@ -16,7 +18,7 @@ func startServer(tb testing.TB, cfg Config) *Server {
 	tb.Helper()
 	cfg.Port = -1
 	if cfg.Discovery == nil {
-		cfg.Discovery = &fakeDiscovery{}
+		cfg.Discovery = &fakeDiscovery{region: cfg.Region}
 	}
 	s, err := New(cfg)
 	if err != nil {
@@ -25,6 +27,7 @@ func startServer(tb testing.TB, cfg Config) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
+	pt.WaitFor(tb, 10*time.Second, "the warm start", func() bool { return !s.Loading() })
 	tb.Cleanup(func() {
 		cancel()
 		select {

@@ -12,14 +12,33 @@ import (
 	"testing"
 	"time"
 
+	"planet/discovery/api"
 	pt "planet/internal/planettest"
 	"planet/internal/secret"
 )
 
-// fakeDiscovery records registrations instead of sending them.
+// fakeNet is the discovery of a test's regions: what every cache
+// registered, and in which region.
+type fakeNet struct {
+	mu   sync.Mutex
+	regs map[string][2]string // address -> name, region, while registered
+}
+
+// fakeDiscovery is one region's view of a fakeNet: it records
+// registrations instead of sending them, and lists them back.
 type fakeDiscovery struct {
-	mu         sync.Mutex
-	registered map[string]string // address -> name, while registered
+	region string
+	net    *fakeNet // shared by a test's regions; nil: one of its own
+	once   sync.Once
+}
+
+func (d *fakeDiscovery) fnet() *fakeNet {
+	d.once.Do(func() {
+		if d.net == nil {
+			d.net = &fakeNet{}
+		}
+	})
+	return d.net
 }
 
 func (d *fakeDiscovery) Register(ctx context.Context, name, addr string) error {
@@ -30,22 +49,45 @@ func (d *fakeDiscovery) Register(ctx context.Context, name, addr string) error {
 }
 
 func (d *fakeDiscovery) set(addr, name string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.registered == nil {
-		d.registered = make(map[string]string)
+	n := d.fnet()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.regs == nil {
+		n.regs = make(map[string][2]string)
 	}
 	if name == "" {
-		delete(d.registered, addr)
+		delete(n.regs, addr)
 	} else {
-		d.registered[addr] = name
+		n.regs[addr] = [2]string{name, d.region}
 	}
 }
 
 func (d *fakeDiscovery) lookup(addr string) string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.registered[addr]
+	n := d.fnet()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.regs[addr][0]
+}
+
+func (d *fakeDiscovery) List(_ context.Context, name string) ([]api.Instance, error) {
+	return d.list(name, false), nil
+}
+
+func (d *fakeDiscovery) ListLocal(_ context.Context, name string) ([]api.Instance, error) {
+	return d.list(name, true), nil
+}
+
+func (d *fakeDiscovery) list(name string, local bool) []api.Instance {
+	n := d.fnet()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []api.Instance
+	for addr, reg := range n.regs {
+		if reg[0] == name && (!local || reg[1] == d.region) {
+			out = append(out, api.Instance{Name: name, Address: addr, Region: reg[1], Local: reg[1] == d.region})
+		}
+	}
+	return out
 }
 
 var _ Discovery = (*fakeDiscovery)(nil)

@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -59,6 +60,17 @@ type Store struct {
 	stats     Stats                         // guarded by mu
 	maxMemory int64                         // guarded by mu
 	policy    Policy                        // guarded by mu
+
+	// Replication (replica.go); tombs is nil until EnableReplication.
+	grace      int64                // tombstone grace, milliseconds
+	tombs      map[string]tombstone // guarded by mu
+	tombQ      []tombRef            // guarded by mu; in order of until
+	floor      hlc.Version          // guarded by mu; older records are stale (OpInvalidateAll)
+	floorUntil int64                // guarded by mu
+	apply      ApplyStats           // guarded by mu
+
+	// loading refuses clients' commands (-LOADING) during a warm start.
+	loading atomic.Bool
 }
 
 // NewStore returns an empty Store whose versions come from clock and whose
@@ -74,8 +86,9 @@ func NewStore(clock *hlc.Clock, now func() time.Time, maxMemory int64, policy Po
 
 // Tx is the Store as one command sees it: locked, at one instant.
 type Tx struct {
-	s   *Store
-	now int64 // Unix milliseconds
+	s     *Store
+	now   int64    // Unix milliseconds
+	dirty []string // keys written, for Ops (replica.go)
 }
 
 // Do runs fn under the Store's lock and returns what it returns.
@@ -84,6 +97,17 @@ func (s *Store) Do(fn func(tx *Tx) []byte) []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return fn(&Tx{s: s, now: now})
+}
+
+// Write runs fn under the Store's lock and returns what it returns, with
+// the records of what it changed (see Tx.Ops).
+func (s *Store) Write(fn func(tx *Tx) []byte) ([]byte, []Op) {
+	now := s.now().UnixMilli()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx := Tx{s: s, now: now}
+	reply := fn(&tx)
+	return reply, tx.Ops()
 }
 
 // Now returns the instant of the transaction, in Unix milliseconds.
@@ -101,7 +125,7 @@ func (tx *Tx) find(key []byte) *entry {
 		return nil
 	}
 	if e.expireAt != 0 && e.expireAt <= tx.now {
-		s.removeLocked(e)
+		s.dropLocked(e, tx.now)
 		s.stats.Expired++
 		return nil
 	}
@@ -125,21 +149,27 @@ func (tx *Tx) read(key []byte) *entry {
 // set makes value (copied) the value of key with the TTL expireAt (0:
 // none), or keeping the key's TTL if keepTTL, and returns the entry.
 func (tx *Tx) set(key, value []byte, expireAt int64, keepTTL bool) *entry {
-	s := tx.s
 	e := tx.find(key)
 	if e == nil {
-		e = &entry{key: string(key), volIdx: -1}
-		s.bucket(e.key)[e.key] = e
-		e.allIdx = len(s.all)
-		s.all = append(s.all, e)
-		s.used += e.cost()
-		s.tick++
-		e.lastUsed = s.tick
+		e = tx.s.insertLocked(string(key))
 	}
 	tx.replaceValue(e, clone(value))
 	if !keepTTL {
 		tx.setExpire(e, expireAt)
 	}
+	return e
+}
+
+// insertLocked adds key with an empty value and no TTL, and returns its
+// entry.
+func (s *Store) insertLocked(key string) *entry {
+	e := &entry{key: key, volIdx: -1}
+	s.bucket(key)[key] = e
+	e.allIdx = len(s.all)
+	s.all = append(s.all, e)
+	s.used += e.cost()
+	s.tick++
+	e.lastUsed = s.tick
 	return e
 }
 
@@ -157,11 +187,18 @@ func (tx *Tx) replaceValue(e *entry, value []byte) {
 	tx.s.used += int64(cap(value) - cap(e.value))
 	e.value = value
 	e.version = tx.s.clock.Now()
+	tx.markDirty(e.key)
 }
 
 // setExpire sets e's TTL to expireAt (Unix milliseconds; 0 removes it).
 func (tx *Tx) setExpire(e *entry, expireAt int64) {
-	s := tx.s
+	tx.s.setExpireLocked(e, expireAt)
+	e.version = tx.s.clock.Now()
+	tx.markDirty(e.key)
+}
+
+// setExpireLocked sets e's TTL to expireAt, keeping its version.
+func (s *Store) setExpireLocked(e *entry, expireAt int64) {
 	switch {
 	case expireAt != 0 && e.volIdx < 0:
 		e.volIdx = len(s.volatile)
@@ -171,14 +208,13 @@ func (tx *Tx) setExpire(e *entry, expireAt int64) {
 		e.volIdx = -1
 	}
 	e.expireAt = expireAt
-	e.version = s.clock.Now()
 }
 
 // remove deletes key and reports whether it existed (and had not expired).
 func (tx *Tx) remove(key []byte) bool {
 	e := tx.find(key)
 	if e != nil {
-		tx.s.removeLocked(e)
+		tx.deleteEntry(e)
 	}
 	return e != nil
 }

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os/exec"
+	"planet/discovery/api"
 	"slices"
 	"strconv"
 	"strings"
@@ -73,7 +74,7 @@ func TestCacheMatchesRedis(t *testing.T) {
 func startCache(tb testing.TB, cfg caching.Config) *caching.Server {
 	tb.Helper()
 	cfg.Port = -1
-	cfg.Discovery = noDiscovery{}
+	cfg.Discovery, cfg.NoWarmStart = noDiscovery{}, true
 	s, err := caching.New(cfg)
 	if err != nil {
 		tb.Fatal(err)
@@ -95,6 +96,9 @@ func startCache(tb testing.TB, cfg caching.Config) *caching.Server {
 type noDiscovery struct{}
 
 func (noDiscovery) Register(ctx context.Context, _, _ string) error { <-ctx.Done(); return nil }
+
+func (noDiscovery) List(context.Context, string) ([]api.Instance, error)      { return nil, nil }
+func (noDiscovery) ListLocal(context.Context, string) ([]api.Instance, error) { return nil, nil }
 
 // compareReply sends cmd to both servers and reports a difference in
 // their (normalised) replies.

@@ -39,6 +39,8 @@ type Conn struct {
 	// What a Mux records of the connection's authentication (see auth.go).
 	auth atomic.Uint32
 
+	value atomic.Pointer[any] // the service's state of the connection (Value)
+
 	// Owned by the reader goroutine.
 	r             *bufio.Reader
 	parser        Parser
@@ -54,6 +56,22 @@ type Conn struct {
 
 // RemoteAddr returns the client's address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// Value returns what the service last stored with SetValue; nil if
+// nothing (or c is nil).
+func (c *Conn) Value() any {
+	if c == nil {
+		return nil
+	}
+	if p := c.value.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// SetValue stores v as the service's state of the connection, such as
+// settings that apply to its later commands.
+func (c *Conn) SetValue(v any) { c.value.Store(&v) }
 
 // ID returns the connection's id, unique within its Server (as Redis's
 // CLIENT ID): 1 for the first connection accepted, then 2, ...
