@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -32,6 +33,11 @@ func cachingCommand() *cli.Command {
 					&cli.StringFlag{Name: "maxmemory-policy", Value: string(caching.DefaultPolicy), EnvVars: []string{"CACHE_MAXMEMORY_POLICY"}, Usage: "allkeys-lru, volatile-lru, allkeys-random or noeviction"},
 					&cli.StringFlag{Name: "maxclients", Value: "10000", EnvVars: []string{"CACHE_MAXCLIENTS"}, Usage: "most client connections (Redis maxclients)"},
 					&cli.StringFlag{Name: "timeout", Value: "0", EnvVars: []string{"CACHE_TIMEOUT"}, Usage: "close client connections idle this long, a Go duration (Redis timeout); 0: never"},
+					&cli.StringFlag{Name: "mode", Value: "eventual", EnvVars: []string{"CACHE_MODE"}, Usage: "replication mode of a write that names none (PLANET.MODE): eventual, quorum or strong"},
+					&cli.StringFlag{Name: "strong-timeout", Value: "1s", EnvVars: []string{"CACHE_STRONG_TIMEOUT"}, Usage: "how long a quorum or strong write waits for its peers before it fails"},
+					&cli.StringFlag{Name: "replication-queue", Value: "65536", EnvVars: []string{"CACHE_REPLICATION_QUEUE"}, Usage: "writes queued per peer; beyond, the peer gets invalidations"},
+					&cli.StringFlag{Name: "tombstone-grace", Value: "60s", EnvVars: []string{"CACHE_TOMBSTONE_GRACE"}, Usage: "how long deleted keys' tombstones are kept, and how late a replicated write may still arrive as a value"},
+					&cli.StringFlag{Name: "warm-start", Value: "true", EnvVars: []string{"CACHE_WARM_START"}, Usage: "copy a cache of this region before answering (true or false)"},
 				},
 				Action: cachingServe,
 			},
@@ -65,6 +71,23 @@ func cachingConfig(c *cli.Context) (caching.Config, error) {
 	if cfg.MaxClients, cfg.IdleTimeout, err = clientLimits(c, "CACHE"); err != nil {
 		return cfg, err
 	}
+	if cfg.Mode, err = caching.ParseMode(c.String("mode")); err != nil {
+		return cfg, config.Invalid("CACHE_MODE", c.String("mode"), errors.New("want eventual, quorum or strong"))
+	}
+	if cfg.StrongTimeout, err = config.ParseDuration(c.String("strong-timeout"), time.Millisecond, time.Hour); err != nil {
+		return cfg, config.Invalid("CACHE_STRONG_TIMEOUT", c.String("strong-timeout"), err)
+	}
+	if cfg.TombstoneGrace, err = config.ParseDuration(c.String("tombstone-grace"), time.Second, 24*time.Hour); err != nil {
+		return cfg, config.Invalid("CACHE_TOMBSTONE_GRACE", c.String("tombstone-grace"), err)
+	}
+	if cfg.ReplicationQueue, err = strconv.Atoi(c.String("replication-queue")); err != nil || cfg.ReplicationQueue < 1 || cfg.ReplicationQueue > 1<<24 {
+		return cfg, config.Invalid("CACHE_REPLICATION_QUEUE", c.String("replication-queue"), errors.New("want a number of writes from 1 to 16777216"))
+	}
+	warm, err := strconv.ParseBool(c.String("warm-start"))
+	if err != nil {
+		return cfg, config.Invalid("CACHE_WARM_START", c.String("warm-start"), errors.New("want true or false"))
+	}
+	cfg.NoWarmStart = !warm
 	return cfg, nil
 }
 

@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"os/exec"
-	"planet/discovery/api"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"planet/caching"
+	"planet/discovery/api"
 )
 
 // TestCacheMatchesRedis drives the same commands at redis-server and at

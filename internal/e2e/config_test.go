@@ -45,6 +45,11 @@ func TestBadConfigurationStopsAtStart(t *testing.T) {
 		{"cache admin port", "ADMIN_PORT", "http", []string{"caching", "serve"}},
 		{"cache maxclients", "CACHE_MAXCLIENTS", "0", []string{"caching", "serve"}},
 		{"cache timeout", "CACHE_TIMEOUT", "idle", []string{"caching", "serve"}},
+		{"cache mode", "CACHE_MODE", "sometimes", []string{"caching", "serve"}},
+		{"cache strong timeout", "CACHE_STRONG_TIMEOUT", "0s", []string{"caching", "serve"}},
+		{"cache replication queue", "CACHE_REPLICATION_QUEUE", "0", []string{"caching", "serve"}},
+		{"cache tombstone grace", "CACHE_TOMBSTONE_GRACE", "forever", []string{"caching", "serve"}},
+		{"cache warm start", "CACHE_WARM_START", "maybe", []string{"caching", "serve"}},
 		{"cache region", "REGION", "SFO", []string{"caching", "serve"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
