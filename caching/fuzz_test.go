@@ -26,14 +26,17 @@ func FuzzServer(f *testing.F) {
 		"CONFIG SET maxmemory 1kb\r\nCONFIG SET maxmemory-policy noeviction\r\nSET big " + strings.Repeat("v", 2000) + "\r\nCONFIG SET maxmemory 0\r\n",
 		"CONFIG SET maxmemory-policy allkeys-lru\r\nCONFIG GET *\r\nFLUSHDB\r\nFLUSHALL ASYNC\r\nINFO\r\nINFO keyspace\r\n",
 		"SELECT 1\r\nCLIENT SETNAME x\r\nHELLO 3\r\nECHO \"a\\x00b\"\r\nAUTH x\r\nQUIT\r\n",
+		"PLANET.MODE strong\r\nSET a 1\r\nPLANET.ACKS\r\nPLANET.MODE quorum CONNECTION\r\nDEL a\r\nPLANET.MODE bogus\r\nDEBUG SLEEP 0\r\nDEBUG SLEEP x\r\n",
+		"CACHE.APPLY S k v 0 1.0.n D k 2.0.n I k 3.0.n A 4.0.n\r\nCACHE.APPLY S k\r\nCACHE.DUMP 0 10\r\nCACHE.DUMP 2000 1\r\n",
+		"CONFIG SET cache-mode strong\r\nCONFIG SET cache-strong-timeout 10\r\nSET a 1\r\nCONFIG SET cache-mode eventual\r\n",
 		"*2\r\n$3\r\nGET\r\n$-5\r\n", "*-1\r\n", "$3\r\nabc\r\n", "\"unbalanced\r\n",
 	} {
 		f.Add([]byte(seed))
 	}
 	s := startServer(f, Config{})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) > 4096 {
-			return
+		if len(data) > 4096 || strings.Contains(strings.ToLower(string(data)), "debug") {
+			return // DEBUG SLEEP n sleeps n seconds, by design
 		}
 		pt.RoundTrip(t, s.Addr(), data)
 		if got := string(pt.RoundTrip(t, s.Addr(), []byte("PING\r\n"))); got != "+PONG\r\n" {

@@ -279,6 +279,16 @@ func TestStrongWriteNamesTheRegionThatDidNotAnswer(t *testing.T) {
 			t.Errorf("INFO planet lacks %q:\n%s", want, info)
 		}
 	}
+	metrics := get(t, rs["sfo"].AdminAddr(), "/metrics")
+	for _, want := range []string{`caching_writes_total{mode="strong",result="not_acknowledged"} 1`,
+		`caching_writes_total{mode="quorum",result="ok"} 1`, `caching_peers 2`,
+		`caching_replication_sent_total{peer="` + rs["nyc"].Addr() + `",region="nyc"} `,
+		`caching_replication_latency_seconds_count{peer="` + rs["nyc"].Addr() + `",region="nyc"}`,
+		`caching_replication_queue{peer=`, `caching_replication_dropped_total{peer=`, `caching_invalidations_sent_total{peer=`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 }
 
 // pausingProxy forwards connections to target until paused: then it

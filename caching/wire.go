@@ -82,7 +82,7 @@ func ParseApply(args [][]byte) ([]Op, error) {
 		if kind == OpSet {
 			op.Value = rec[2]
 			at, err := strconv.ParseInt(string(rec[3]), 10, 64)
-			if err != nil || at < 0 {
+			if err != nil || at < 0 || strconv.FormatInt(at, 10) != string(rec[3]) {
 				return nil, fmt.Errorf("record %d: pexpireat %q: want Unix milliseconds, 0 for none", len(ops)+1, quoteArg(rec[3]))
 			}
 			op.ExpireAt = at
