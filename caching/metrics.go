@@ -37,7 +37,7 @@ func newServerMetrics(s *Server) *serverMetrics {
 // replicationMetrics registers the metrics of r: writes by mode and
 // result, each peer's queue, and what peers sent.
 func replicationMetrics(reg *metrics.Registry, r *replicator) {
-	reg.NewCounterFunc("caching_writes_total", "Writes that changed data, by replication mode and result (ok, or not_acknowledged: a quorum or strong write whose peers did not answer in time).",
+	reg.NewCounterFunc("caching_writes_total", "Writes sent to peers, by replication mode and result (ok, or not_acknowledged: a quorum or strong write whose peers did not answer in time).",
 		[]string{"mode", "result"}, func() []metrics.Sample {
 			var out []metrics.Sample
 			for m := Eventual; m <= Strong; m++ {

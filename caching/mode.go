@@ -104,7 +104,7 @@ func (r *replicator) write(s *Store, fn txCommand, denyOOM bool) func(context.Co
 		if s.loading.Load() {
 			return loadingErr
 		}
-		reply, ops := s.Write(func(tx *Tx) []byte {
+		reply, ops := s.Write(r.hasPeers(), func(tx *Tx) []byte {
 			if denyOOM && !tx.makeRoom() {
 				return oomErr
 			}

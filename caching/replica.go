@@ -75,7 +75,7 @@ func (s *Store) EnableReplication(graceMillis int64) {
 
 // markDirty records that the transaction changed key, for Ops.
 func (tx *Tx) markDirty(key string) {
-	if tx.s.tombs != nil {
+	if tx.record {
 		tx.dirty = append(tx.dirty, key)
 	}
 }
@@ -111,8 +111,8 @@ func (tx *Tx) deleteEntry(e *entry) {
 	s.removeLocked(e)
 	if s.tombs != nil {
 		s.putTombLocked(e.key, s.clock.Now())
-		tx.markDirty(e.key)
 	}
+	tx.markDirty(e.key)
 }
 
 // dropLocked deletes e as a local decision (expiry, eviction,

@@ -30,7 +30,7 @@ func ops(st *Store, line string) []Op {
 			fn = c.run
 		}
 	}
-	_, out := st.Write(func(tx *Tx) []byte { return fn(tx, bargs) })
+	_, out := st.Write(true, func(tx *Tx) []byte { return fn(tx, bargs) })
 	return out
 }
 
@@ -190,8 +190,9 @@ func FuzzParseApply(f *testing.F) {
 			return
 		}
 		var back [][]byte
+		var arena []byte
 		for i := range ops {
-			back = appendApplyArgs(back, &ops[i])
+			back = appendApplyArgs(back, &arena, &ops[i])
 		}
 		if fmt.Sprintf("%q", back) != fmt.Sprintf("%q", args) {
 			t.Fatalf("%q parsed and encoded back as %q", args, back)

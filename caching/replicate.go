@@ -99,6 +99,7 @@ type replicator struct {
 
 	writes [4][2]atomic.Int64 // by Mode and result (0 ok, 1 not acknowledged)
 	warm   atomic.Value       // string: the warm start's state (warmState)
+	local  *waiter            // of writes that went nowhere: held by this region alone
 }
 
 func newReplicator(cfg *Config, st *Store, disc Discovery, self string, log *slog.Logger) *replicator {
@@ -113,6 +114,7 @@ func newReplicator(cfg *Config, st *Store, disc Discovery, self string, log *slo
 	}
 	r.mode.Store(uint32(cfg.Mode))
 	r.strongTimeout.Store(int64(cfg.StrongTimeout))
+	r.local = &waiter{}
 	r.active.Store(&[]*link{})
 	r.gone.Store(&[]*link{})
 	return r
@@ -198,6 +200,10 @@ func (r *replicator) setPeers(ctx context.Context, list []api.Instance) {
 	r.gone.Store(&gone)
 }
 
+// hasPeers reports whether writes go anywhere: to active peers, or as
+// invalidations to unlisted ones.
+func (r *replicator) hasPeers() bool { return len(*r.active.Load())+len(*r.gone.Load()) > 0 }
+
 // peers returns the active peer links.
 func (r *replicator) peers() []*link { return *r.active.Load() }
 
@@ -208,11 +214,11 @@ func (r *replicator) defaultMode() Mode { return Mode(r.mode.Load()) }
 // as mode asks. It returns reply, or the error reply of a write that its
 // mode's peers did not acknowledge in time.
 func (r *replicator) replicate(ctx context.Context, mode Mode, ops []Op) (*waiter, []byte) {
+	if len(ops) == 0 {
+		return r.local, nil
+	}
 	links := r.peers()
 	w := &waiter{mode: mode, links: links, acked: make([]atomic.Bool, len(links))}
-	if len(ops) == 0 {
-		return w, nil
-	}
 	switch mode {
 	case Quorum:
 		w.need = min(1, len(links))
@@ -424,8 +430,9 @@ func (l *link) take() *batch {
 		delete(l.invalid, k)
 	}
 	n, size := len(b.inv), 0
+	arena := make([]byte, 0, 64*1024)
 	for i := range b.inv {
-		b.args = appendApplyArgs(b.args, &b.inv[i])
+		b.args = appendApplyArgs(b.args, &arena, &b.inv[i])
 	}
 	taken := 0
 	for _, it := range l.queue {
@@ -433,7 +440,7 @@ func (l *link) take() *batch {
 			break
 		}
 		for i := range it.ops {
-			b.args = appendApplyArgs(b.args, &it.ops[i])
+			b.args = appendApplyArgs(b.args, &arena, &it.ops[i])
 			size += it.ops[i].size()
 		}
 		n += len(it.ops)

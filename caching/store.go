@@ -86,9 +86,10 @@ func NewStore(clock *hlc.Clock, now func() time.Time, maxMemory int64, policy Po
 
 // Tx is the Store as one command sees it: locked, at one instant.
 type Tx struct {
-	s     *Store
-	now   int64    // Unix milliseconds
-	dirty []string // keys written, for Ops (replica.go)
+	s      *Store
+	now    int64    // Unix milliseconds
+	record bool     // keep dirty, for Ops
+	dirty  []string // keys written, for Ops (replica.go)
 }
 
 // Do runs fn under the Store's lock and returns what it returns.
@@ -100,12 +101,12 @@ func (s *Store) Do(fn func(tx *Tx) []byte) []byte {
 }
 
 // Write runs fn under the Store's lock and returns what it returns, with
-// the records of what it changed (see Tx.Ops).
-func (s *Store) Write(fn func(tx *Tx) []byte) ([]byte, []Op) {
+// the records of what it changed (see Tx.Ops) if record.
+func (s *Store) Write(record bool, fn func(tx *Tx) []byte) ([]byte, []Op) {
 	now := s.now().UnixMilli()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tx := Tx{s: s, now: now}
+	tx := Tx{s: s, now: now, record: record}
 	reply := fn(&tx)
 	return reply, tx.Ops()
 }

@@ -33,16 +33,25 @@ const (
 	dumpCommand  = "cache.dump"
 )
 
-// appendApplyArgs appends the arguments of one CACHE.APPLY record of op.
-func appendApplyArgs(args [][]byte, op *Op) [][]byte {
-	v := op.Version.AppendText(nil)
-	switch op.Kind {
-	case OpSet:
-		return append(args, []byte{'S'}, []byte(op.Key), op.Value, strconv.AppendInt(nil, op.ExpireAt, 10), v)
-	case OpInvalidateAll:
-		return append(args, []byte{'A'}, v)
+// appendApplyArgs appends the arguments of one CACHE.APPLY record of op,
+// copying what they hold into *arena (grown as needed) so that a batch
+// costs a few allocations, not several per record.
+func appendApplyArgs(args [][]byte, arena *[]byte, op *Op) [][]byte {
+	put := func(f func([]byte) []byte) []byte {
+		start := len(*arena)
+		*arena = f(*arena)
+		return (*arena)[start:len(*arena):len(*arena)]
 	}
-	return append(args, []byte{byte(op.Kind)}, []byte(op.Key), v)
+	kind := put(func(b []byte) []byte { return append(b, byte(op.Kind)) })
+	if op.Kind == OpInvalidateAll {
+		return append(args, kind, put(op.Version.AppendText))
+	}
+	key := put(func(b []byte) []byte { return append(b, op.Key...) })
+	if op.Kind != OpSet {
+		return append(args, kind, key, put(op.Version.AppendText))
+	}
+	at := put(func(b []byte) []byte { return strconv.AppendInt(b, op.ExpireAt, 10) })
+	return append(args, kind, key, op.Value, at, put(op.Version.AppendText))
 }
 
 // ParseApply parses the records of CACHE.APPLY (args without the command
@@ -52,6 +61,7 @@ func ParseApply(args [][]byte) ([]Op, error) {
 		return nil, errors.New("no records")
 	}
 	ops := make([]Op, 0, len(args)/3)
+	var last hlc.Version // the previous record's: its Node string is reused
 	for i := 0; i < len(args); {
 		if len(args[i]) != 1 {
 			return nil, fmt.Errorf("record %d: kind %q: want S, D, I or A", len(ops)+1, quoteArg(args[i]))
@@ -73,9 +83,10 @@ func ParseApply(args [][]byte) ([]Op, error) {
 		}
 		op := Op{Kind: kind}
 		rec := args[i : i+n]
-		if err := hlc.ParseVersionInto(rec[n-1], &op.Version); err != nil {
+		if err := hlc.ParseVersionInto(rec[n-1], &last); err != nil {
 			return nil, fmt.Errorf("record %d: %w", len(ops)+1, err)
 		}
+		op.Version = last
 		if kind != OpInvalidateAll {
 			op.Key = string(rec[1])
 		}

@@ -417,6 +417,14 @@ func printKeyCounts(tb testing.TB, peered []*cacheProcess, solo *cacheProcess, r
 	}
 	for i, c := range peered {
 		fmt.Printf("  %-14s DBSIZE %s\n", c.Name, thousands(float64(sizes[i])))
+		rc := newBenchClient(c.Addr(), 1)
+		info, _ := rc.Info(context.Background(), "planet").Result()
+		rc.Close()
+		for _, line := range strings.Split(info, "\n") {
+			if strings.HasPrefix(line, "peer") && !strings.HasPrefix(line, "peers") || strings.HasPrefix(line, "received_") || strings.HasPrefix(line, "invalidations_received") {
+				fmt.Printf("      %s\n", strings.TrimSpace(line))
+			}
+		}
 	}
 	fmt.Printf("  %-14s DBSIZE %s (no peers)\n", solo.Name, thousands(float64(dbSizes(tb, []*cacheProcess{solo})[0])))
 	if replicating && !allEqual(sizes) {
