@@ -222,4 +222,49 @@ wait_until 30 "ams holds sfo:50 and nyc:50" both_in_ams
 wait_until 30 "planet verify: all nine replicas of the three regions agree" verify_quiet
 "$BIN" verify --discovery $SFO --sample 0 | sed 's/^/        /'
 
+CS=127.0.1.1:10300 CN=127.0.1.2:10300 CA=127.0.1.3:10300
+cache() { "$BIN" caching cmd --addr "$@"; }
+cache_is() { [ "$(cache "$1" GET "$2" 2>/dev/null)" = "$3" ]; }
+cache_up() { [ "$(cache "$1" PING 2>/dev/null)" = PONG ]; }
+cache_peers() { cache "$1" INFO planet 2>/dev/null | tr -d '\r' | grep -qx "peers:$2"; }
+strong_set() { cache "$1" --mode strong SET "$2" "$3" >/dev/null 2>&1; }
+
+step "Cache: one per region (Redis protocol, port 10300); a strong SET in sfo is readable at once in nyc and ams"
+for c in $CS $CN $CA; do wait_until 20 "the cache at $c sees its two peers" cache_peers "$c" 2; done
+out=$(cache $CS --mode strong --acks SET greeting "hello from sfo") || fail "strong SET greeting in sfo: $out"
+ok "PLANET.MODE strong; SET greeting in sfo: $(echo "$out" | tr '\n' ';' | sed 's/;$//; s/;/; /')"
+cache_is $CN greeting "hello from sfo" || fail "GET greeting in nyc right after the strong SET: '$(cache $CN GET greeting)'"
+ok "GET greeting in nyc at once: '$(cache $CN GET greeting)'"
+cache_is $CA greeting "hello from sfo" || fail "GET greeting in ams right after the strong SET: '$(cache $CA GET greeting)'"
+ok "GET greeting in ams at once: '$(cache $CA GET greeting)'"
+
+step "An eventual SET (the default mode) replies at once and arrives in nyc and ams shortly after"
+cache $CS SET news "eventual, with a TTL" EX 3600 >/dev/null || fail "eventual SET news in sfo"
+ok "SET news ... EX 3600 in sfo: OK"
+wait_until 2 "GET news in nyc" cache_is $CN news "eventual, with a TTL"
+wait_until 2 "GET news in ams" cache_is $CA news "eventual, with a TTL"
+ok "TTL news in ams: $(cache $CA TTL news) s (TTLs travel with the value)"
+
+step "Kill ams's cache: a strong SET fails naming ams; quorum and eventual SETs succeed"
+"$BIN" dev kill ams caching >/dev/null || fail "planet dev kill ams caching"
+ok "ams's cache killed (SIGKILL)"
+out=$(cache $CS --mode strong SET after-kill strong 2>&1) && fail "a strong SET succeeded with ams's cache down: $out"
+echo "$out" | grep -q "not acknowledged by ams (2 of 3 regions)" || fail "strong SET with ams down: '$out'"
+ok "PLANET.MODE strong; SET after-kill: ${out#planet: }"
+out=$(cache $CS --mode quorum --acks SET after-kill quorum) || fail "quorum SET with ams down: $out"
+ok "PLANET.MODE quorum; SET after-kill: $(echo "$out" | tr '\n' ';' | sed 's/;$//; s/;/; /')"
+out=$(cache $CS --mode eventual SET while-ams-down eventual) || fail "eventual SET with ams down: $out"
+ok "PLANET.MODE eventual; SET while-ams-down: $out (queued for ams)"
+
+step "Start ams's cache again: dev runs one cache per region, so there is no cache of ams to copy (warm start skipped): it starts empty"
+"$BIN" dev start ams caching >/dev/null || fail "planet dev start ams caching"
+wait_until 10 "ams's cache answers" cache_up $CA
+ok "its log: $(grep 'region=ams' "$LOG" | grep -o 'msg="warm start[^"]*"' | tail -1)"
+ok "GET greeting in ams: '$(cache $CA GET greeting)' (written before it was killed: gone with the process)"
+wait_until 5 "the writes queued for ams while it was down arrive (GET after-kill is 'quorum')" cache_is $CA after-kill quorum
+wait_until 20 "ams's cache sees its two peers again" cache_peers $CA 2
+wait_until 10 "a strong SET in sfo succeeds again" strong_set $CS welcome-back yes
+cache_is $CA welcome-back yes || fail "GET welcome-back in ams right after the strong SET"
+ok "GET welcome-back in ams at once: yes"
+
 printf '\n%sDemo passed: every step held (%d s).%s\n' "$B$G" $(( ($(now_ms) - T0) / 1000 )) "$N"

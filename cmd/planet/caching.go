@@ -16,8 +16,9 @@ import (
 func cachingCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "caching",
-		Usage: "Redis-compatible cache for strings and keys (RESP); single node so far",
+		Usage: "Redis-compatible cache for strings and keys (RESP), replicated to every region's caches",
 		Subcommands: []*cli.Command{
+			cachingCmdCommand(),
 			{
 				Name:  "serve",
 				Usage: "run one cache",
