@@ -159,7 +159,12 @@ func (s *Server) serveAdmin(ctx context.Context) error {
 	return nil
 }
 
+// health answers /health: 503 while the warm start copies (clients get
+// -LOADING), so that a rolling restart waits for it.
 func (s *Server) health() (any, error) {
+	if s.store.loading.Load() {
+		return nil, fmt.Errorf("loading: warm start %s", s.repl.warmState())
+	}
 	return map[string]any{
 		"status":      "ok",
 		"region":      s.cfg.Region,

@@ -8,8 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/urfave/cli/v2"
+
+	"planet/internal/peer"
 )
 
 // cachingCmdCommand is `planet caching cmd`: one command to a cache, as
@@ -38,52 +39,60 @@ func cachingCmd(c *cli.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
 	defer cancel()
-	rdb := redis.NewClient(&redis.Options{Addr: c.String("addr"), Password: c.String("password"), Protocol: 2,
-		DisableIdentity: true, MaxRetries: -1, PoolSize: 1})
-	defer rdb.Close()
-	conn := rdb.Conn()
-	defer conn.Close()
+	// One connection, so that PLANET.MODE and PLANET.ACKS apply to the
+	// command; each Do returns before the next is sent.
+	cl := peer.New(c.String("addr"), peer.Config{Conns: 1, MaxBatch: 1, Password: c.String("password"), IOTimeout: c.Duration("timeout")})
+	defer cl.Close()
 	if m := c.String("mode"); m != "" {
-		if err := conn.Do(ctx, "PLANET.MODE", m).Err(); err != nil {
-			return fmt.Errorf("PLANET.MODE %s: %w", m, err)
+		if _, err := cl.Do(ctx, []byte("PLANET.MODE"), []byte(m)); err != nil {
+			return fmt.Errorf("PLANET.MODE %s: %w", m, replyError(err))
 		}
 	}
-	args := make([]any, c.NArg())
-	for i, a := range c.Args().Slice() {
-		args[i] = a
+	var args [][]byte
+	for _, a := range c.Args().Slice() {
+		args = append(args, []byte(a))
 	}
-	reply, err := conn.Do(ctx, args...).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		var rerr redis.Error
-		if errors.As(err, &rerr) {
-			return fmt.Errorf("(error) %w", err) // as redis-cli shows it; exit status 1
-		}
-		return err
+	reply, err := cl.Do(ctx, args...)
+	if err != nil {
+		return replyError(err)
 	}
-	printReply(c.App.Writer, reply, err)
+	printReply(c.App.Writer, reply)
 	if c.Bool("acks") {
-		acks, err := conn.Do(ctx, "PLANET.ACKS").StringSlice()
+		acks, err := cl.Do(ctx, []byte("PLANET.ACKS"))
 		if err != nil {
-			return fmt.Errorf("PLANET.ACKS: %w", err)
+			return fmt.Errorf("PLANET.ACKS: %w", replyError(err))
 		}
-		fmt.Fprintf(c.App.Writer, "acknowledged by: %s\n", strings.Join(acks, " "))
+		var names []string
+		for _, a := range acks.Array {
+			names = append(names, string(a.Str))
+		}
+		fmt.Fprintf(c.App.Writer, "acknowledged by: %s\n", strings.Join(names, " "))
 	}
 	return nil
 }
 
+// replyError shows an error reply as redis-cli does: "(error) MSG".
+func replyError(err error) error {
+	var re *peer.ReplyError
+	if errors.As(err, &re) {
+		return fmt.Errorf("(error) %s", re.Msg)
+	}
+	return err
+}
+
 // printReply prints a reply as redis-cli does when its output is not a
-// terminal: values bare, one array element per line.
-func printReply(w io.Writer, v any, err error) {
-	switch v := v.(type) {
-	case nil:
-		if errors.Is(err, redis.Nil) {
-			fmt.Fprintln(w)
-		}
-	case []any:
-		for _, e := range v {
-			printReply(w, e, nil)
+// terminal: values bare, nil as an empty line, one array element per line.
+func printReply(w io.Writer, r peer.Reply) {
+	switch r.Kind {
+	case peer.KindNil:
+		fmt.Fprintln(w)
+	case peer.KindInt:
+		fmt.Fprintln(w, r.Int)
+	case peer.KindArray:
+		for _, e := range r.Array {
+			printReply(w, e)
 		}
 	default:
-		fmt.Fprintln(w, v)
+		fmt.Fprintln(w, string(r.Str))
 	}
 }
