@@ -102,17 +102,20 @@ func (tx *Tx) setGeneric(cmd string, key, value []byte, o setOptions, ok, aborte
 		}
 	}
 	var old []byte
+	var e *entry
 	if o.flags&optGet != 0 {
-		old = bulkOrNull(tx.read(key))
+		e = tx.read(key)
+		old = bulkOrNull(e)
+	} else {
+		e = tx.find(key)
 	}
-	found := tx.find(key) != nil
-	if (o.flags&optNX != 0 && found) || (o.flags&optXX != 0 && !found) {
+	if (o.flags&optNX != 0 && e != nil) || (o.flags&optXX != 0 && e == nil) {
 		if old != nil {
 			return old
 		}
 		return aborted
 	}
-	tx.set(key, value, at, o.flags&optKeepTTL != 0)
+	tx.setFound(e, key, value, at, o.flags&optKeepTTL != 0)
 	if old != nil {
 		return old
 	}

@@ -112,13 +112,12 @@ func newMux(st *Store, mc resp.MuxConfig, r *replicator) (*resp.Mux, error) {
 		Summary: "set the replication mode of the next write, or of the connection", Run: cmdPlanetMode})
 	m.Register(resp.Command{Name: "planet.acks", Arity: 1, Class: resp.Serial, Flags: resp.FlagFast, Group: "connection",
 		Summary: "the regions that hold the connection's last write", Run: r.cmdPlanetAcks})
-	m.Register(resp.Command{Name: applyCommand, Arity: -3, Class: resp.Serial, Flags: resp.FlagWrite | resp.FlagInternal,
+	m.Register(resp.Command{Name: applyCommand, Arity: -2, Class: resp.Serial, Flags: resp.FlagWrite | resp.FlagInternal,
 		Summary: "apply writes replicated from a peer, each iff newer", Run: func(_ context.Context, _ *resp.Conn, args [][]byte) []byte {
-			ops, err := ParseApply(args[1:])
-			if err != nil {
+			if _, err := checkRecords(args[1:]); err != nil {
 				return resp.AppendError(nil, "ERR cache.apply: "+err.Error())
 			}
-			st.Apply(ops)
+			st.Apply(args[1:])
 			return okReply
 		}})
 	m.Register(resp.Command{Name: dumpCommand, Arity: 3, Class: resp.Serial, Flags: resp.FlagReadOnly | resp.FlagInternal,

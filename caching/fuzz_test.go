@@ -27,7 +27,7 @@ func FuzzServer(f *testing.F) {
 		"CONFIG SET maxmemory-policy allkeys-lru\r\nCONFIG GET *\r\nFLUSHDB\r\nFLUSHALL ASYNC\r\nINFO\r\nINFO keyspace\r\n",
 		"SELECT 1\r\nCLIENT SETNAME x\r\nHELLO 3\r\nECHO \"a\\x00b\"\r\nAUTH x\r\nQUIT\r\n",
 		"PLANET.MODE strong\r\nSET a 1\r\nPLANET.ACKS\r\nPLANET.MODE quorum CONNECTION\r\nDEL a\r\nPLANET.MODE bogus\r\nDEBUG SLEEP 0\r\nDEBUG SLEEP x\r\n",
-		"CACHE.APPLY S k v 0 1.0.n D k 2.0.n I k 3.0.n A 4.0.n\r\nCACHE.APPLY S k\r\nCACHE.DUMP 0 10\r\nCACHE.DUMP 2000 1\r\n",
+		"CACHE.APPLY \"S\\x01k\\x01v\\x00\\x01\\x01n\" \"D\\x01k\\x02\\x01n\"\r\nCACHE.APPLY S k\r\nCACHE.DUMP 0 10\r\nCACHE.DUMP 2000 1\r\n",
 		"CONFIG SET cache-mode strong\r\nCONFIG SET cache-strong-timeout 10\r\nSET a 1\r\nCONFIG SET cache-mode eventual\r\n",
 		"*2\r\n$3\r\nGET\r\n$-5\r\n", "*-1\r\n", "$3\r\nabc\r\n", "\"unbalanced\r\n",
 	} {

@@ -104,14 +104,14 @@ func (r *replicator) write(s *Store, fn txCommand, denyOOM bool) func(context.Co
 		if s.loading.Load() {
 			return loadingErr
 		}
-		reply, ops := s.Write(r.hasPeers(), func(tx *Tx) []byte {
+		reply, recs, n := s.Write(r.hasPeers(), func(tx *Tx) []byte {
 			if denyOOM && !tx.makeRoom() {
 				return oomErr
 			}
 			return fn(tx, args)
 		})
 		st := stateOf(c)
-		w, failed := r.replicate(ctx, st.takeMode(r.defaultMode()), ops)
+		w, failed := r.replicate(ctx, st.takeMode(r.defaultMode()), recs, n)
 		st.last = w
 		if failed != nil {
 			return failed

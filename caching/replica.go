@@ -1,6 +1,7 @@
 package caching
 
 import (
+	"hash/maphash"
 	"slices"
 
 	"planet/internal/hlc"
@@ -35,9 +36,6 @@ type Op struct {
 	ExpireAt int64  // OpSet: Unix milliseconds; 0: no TTL
 	Version  hlc.Version
 }
-
-// size is what the Op weighs in a peer's queue, in bytes.
-func (o *Op) size() int { return len(o.Key) + len(o.Value) + len(o.Version.Node) + 48 }
 
 // tombstone remembers a deleted key's version until a record older than
 // it can no longer arrive.
@@ -80,11 +78,11 @@ func (tx *Tx) markDirty(key string) {
 	}
 }
 
-// Ops returns the records of what the transaction changed: each changed
-// key's state at the end of it. Nil unless replication is enabled.
-func (tx *Tx) Ops() []Op {
+// records returns the encoding (see appendRecord) of what the transaction
+// changed: each changed key's state at the end of it, and their number.
+func (tx *Tx) records() ([]byte, int) {
 	if len(tx.dirty) == 0 {
-		return nil
+		return nil, 0
 	}
 	keys := tx.dirty
 	if len(keys) > 1 {
@@ -92,16 +90,26 @@ func (tx *Tx) Ops() []Op {
 		slices.Sort(keys)
 		keys = slices.Compact(keys)
 	}
-	ops := make([]Op, 0, len(keys))
 	s := tx.s
+	size := 0
 	for _, k := range keys {
+		size += 2*len(k) + 48
 		if e := s.bucket(k)[k]; e != nil {
-			ops = append(ops, Op{Kind: OpSet, Key: k, Value: clone(e.value), ExpireAt: e.expireAt, Version: e.version})
-		} else if t, ok := s.tombs[k]; ok {
-			ops = append(ops, Op{Kind: OpDel, Key: k, Version: t.version})
+			size += len(e.value)
 		}
 	}
-	return ops
+	b := make([]byte, 0, size)
+	n := 0
+	for _, k := range keys {
+		if e := s.bucket(k)[k]; e != nil {
+			b = appendRecord(b, OpSet, k, e.value, e.expireAt, e.version)
+			n++
+		} else if t, ok := s.tombs[k]; ok {
+			b = appendRecord(b, OpDel, k, nil, 0, t.version)
+			n++
+		}
+	}
+	return b, n
 }
 
 // deleteEntry deletes e as a write does: the deletion is replicated, and
@@ -155,13 +163,13 @@ func (s *Store) forgetTombsLocked(now int64) {
 // versionMillis is v's wall time in Unix milliseconds.
 func versionMillis(v hlc.Version) int64 { return v.WallTime().UnixMilli() }
 
-// current returns the version key holds (its entry's or its tombstone's)
-// and the entry, if any.
-func (s *Store) currentLocked(key string) (hlc.Version, *entry) {
-	if e := s.bucket(key)[key]; e != nil {
+// currentLocked returns the version key holds (its entry's, its
+// tombstone's, or the invalidate-all floor) and the entry, if any.
+func (s *Store) currentLocked(key []byte) (hlc.Version, *entry) {
+	if e := s.buckets[maphash.Bytes(s.seed, key)%numBuckets][string(key)]; e != nil {
 		return e.version, e
 	}
-	if t, ok := s.tombs[key]; ok {
+	if t, ok := s.tombs[string(key)]; ok {
 		return t.version, nil
 	}
 	if !s.floor.IsZero() {
@@ -170,19 +178,27 @@ func (s *Store) currentLocked(key string) (hlc.Version, *entry) {
 	return hlc.Version{}, nil
 }
 
-// Apply applies records received from a peer, each iff it is newer than
+// Apply applies records received from a peer (the arguments of
+// CACHE.APPLY, checked with checkRecords), each iff it is newer than
 // what the Store holds for its key. A value older than the tombstone
 // grace, or with no room under maxmemory, is applied as an invalidation
 // of its key instead. Nothing is replicated further.
-func (s *Store) Apply(ops []Op) {
+func (s *Store) Apply(blobs [][]byte) {
 	now := s.now().UnixMilli()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.tombs == nil {
 		return
 	}
-	for i := range ops {
-		s.applyLocked(&ops[i], now, false)
+	var r recordView
+	for _, b := range blobs {
+		rr := recordReader{b: b}
+		for {
+			if ok, err := rr.next(&r); !ok || err != nil {
+				break
+			}
+			s.applyLocked(&r, now, false)
+		}
 	}
 }
 
@@ -193,11 +209,12 @@ func (s *Store) Load(ops []Op) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range ops {
-		s.applyLocked(&ops[i], now, true)
+		op := &ops[i]
+		s.applyLocked(&recordView{Kind: op.Kind, Key: []byte(op.Key), Value: op.Value, ExpireAt: op.ExpireAt, Version: op.Version}, now, true)
 	}
 }
 
-func (s *Store) applyLocked(op *Op, now int64, load bool) {
+func (s *Store) applyLocked(op *recordView, now int64, load bool) {
 	s.clock.Observe(op.Version)
 	if op.Kind == OpInvalidateAll {
 		s.apply.Invalidations++
@@ -222,29 +239,32 @@ func (s *Store) applyLocked(op *Op, now int64, load bool) {
 	}
 	if kind == OpSet {
 		if e == nil {
-			e = s.insertLocked(op.Key)
+			e = s.insertLocked(string(op.Key))
 		}
-		s.used += int64(len(op.Value) - cap(e.value))
-		e.value = clone(op.Value)
+		if e.value != nil && cap(e.value) == len(op.Value) {
+			copy(e.value, op.Value)
+		} else {
+			s.used += int64(len(op.Value) - cap(e.value))
+			e.value = clone(op.Value)
+		}
 		s.setExpireLocked(e, op.ExpireAt)
 		e.version = op.Version
 		if s.tombs != nil {
-			delete(s.tombs, op.Key)
+			delete(s.tombs, string(op.Key))
 		}
 		tx := Tx{s: s, now: now}
-		if !tx.makeRoom() {
-			s.apply.Refused++
-			kind = OpInvalidate
-		} else {
+		if tx.makeRoom() {
 			s.apply.Applied++
 			return
 		}
+		s.apply.Refused++
+		kind = OpInvalidate
 	}
-	if e = s.bucket(op.Key)[op.Key]; e != nil {
+	if e = s.buckets[maphash.Bytes(s.seed, op.Key)%numBuckets][string(op.Key)]; e != nil {
 		s.removeLocked(e)
 	}
 	if s.tombs != nil {
-		s.putTombLocked(op.Key, op.Version)
+		s.putTombLocked(string(op.Key), op.Version)
 	}
 	if kind != OpInvalidate {
 		s.apply.Applied++

@@ -30,8 +30,21 @@ func ops(st *Store, line string) []Op {
 			fn = c.run
 		}
 	}
-	_, out := st.Write(true, func(tx *Tx) []byte { return fn(tx, bargs) })
+	_, recs, n := st.Write(true, func(tx *Tx) []byte { return fn(tx, bargs) })
+	out, err := DecodeRecords(recs)
+	if err != nil || len(out) != n {
+		panic(fmt.Sprintf("%s: %d records %v, %v", line, n, out, err))
+	}
 	return out
+}
+
+// apply encodes ops as one CACHE.APPLY argument and applies it to st.
+func apply(st *Store, ops ...Op) {
+	var b []byte
+	for i := range ops {
+		b = appendOp(b, &ops[i])
+	}
+	st.Apply([][]byte{b})
 }
 
 func describe(ops []Op) string {
@@ -77,13 +90,13 @@ func TestApplyIsLastWriterWins(t *testing.T) {
 	st, clk := replicatedStore(t)
 	now := uint64(clk.now().UnixMilli()) << 16
 	v := func(dt uint64, node string) hlc.Version { return hlc.Version{Time: now + dt<<16, Node: node} }
-	st.Apply([]Op{{Kind: OpSet, Key: "k", Value: []byte("b"), Version: v(2, "nyc-1")}})
-	st.Apply([]Op{{Kind: OpSet, Key: "k", Value: []byte("a"), Version: v(1, "sfo-1")}}) // older: ignored
+	apply(st, Op{Kind: OpSet, Key: "k", Value: []byte("b"), Version: v(2, "nyc-1")})
+	apply(st, Op{Kind: OpSet, Key: "k", Value: []byte("a"), Version: v(1, "sfo-1")}) // older: ignored
 	if got := value(st, "k"); got != "b" {
 		t.Fatalf("after an older SET: %q", got)
 	}
-	st.Apply([]Op{{Kind: OpDel, Key: "k", Version: v(3, "sfo-1")}})
-	st.Apply([]Op{{Kind: OpSet, Key: "k", Value: []byte("c"), Version: v(2, "zzz-1")}}) // older than the DEL
+	apply(st, Op{Kind: OpDel, Key: "k", Version: v(3, "sfo-1")})
+	apply(st, Op{Kind: OpSet, Key: "k", Value: []byte("c"), Version: v(2, "zzz-1")}) // older than the DEL
 	if got := value(st, "k"); got != "" {
 		t.Fatalf("a SET older than a DEL brought the key back: %q", got)
 	}
@@ -94,7 +107,7 @@ func TestApplyIsLastWriterWins(t *testing.T) {
 	if n := st.Tombstones(); n != 0 {
 		t.Errorf("%d tombstones after the grace", n)
 	}
-	st.Apply([]Op{{Kind: OpSet, Key: "k", Value: []byte("late"), Version: v(2, "zzz-2")}})
+	apply(st, Op{Kind: OpSet, Key: "k", Value: []byte("late"), Version: v(2, "zzz-2")})
 	if got := value(st, "k"); got != "" {
 		t.Errorf("a write older than the grace brought the key back: %q", got)
 	}
@@ -113,19 +126,19 @@ func TestApplyExpiredAndInvalidateAll(t *testing.T) {
 	now := clk.now().UnixMilli()
 	base := uint64(now) << 16
 	v := func(dt uint64) hlc.Version { return hlc.Version{Time: base + dt, Node: "nyc-1"} }
-	st.Apply([]Op{
-		{Kind: OpSet, Key: "expired", Value: []byte("x"), ExpireAt: now - 1, Version: v(1)},
-		{Kind: OpSet, Key: "ttl", Value: []byte("x"), ExpireAt: now + 5000, Version: v(2)},
-		{Kind: OpSet, Key: "new", Value: []byte("x"), Version: v(10)},
-	})
+	apply(st,
+		Op{Kind: OpSet, Key: "expired", Value: []byte("x"), ExpireAt: now - 1, Version: v(1)},
+		Op{Kind: OpSet, Key: "ttl", Value: []byte("x"), ExpireAt: now + 5000, Version: v(2)},
+		Op{Kind: OpSet, Key: "new", Value: []byte("x"), Version: v(10)},
+	)
 	if value(st, "expired") != "" || value(st, "ttl") != "x" {
 		t.Fatalf("expired=%q ttl=%q", value(st, "expired"), value(st, "ttl"))
 	}
-	st.Apply([]Op{{Kind: OpInvalidateAll, Version: v(5)}})
+	apply(st, Op{Kind: OpInvalidateAll, Version: v(5)})
 	if value(st, "ttl") != "" || value(st, "new") != "x" {
 		t.Errorf("after invalidating everything older than v5: ttl=%q new=%q", value(st, "ttl"), value(st, "new"))
 	}
-	st.Apply([]Op{{Kind: OpSet, Key: "other", Value: []byte("old"), Version: v(4)}})
+	apply(st, Op{Kind: OpSet, Key: "other", Value: []byte("old"), Version: v(4)})
 	if value(st, "other") != "" {
 		t.Errorf("a record older than an invalidate-all was applied")
 	}
@@ -136,7 +149,7 @@ func TestApplyUnderNoEvictionInvalidates(t *testing.T) {
 	st.EnableReplication(10_000)
 	ops(st, "SET k small")
 	ver := hlc.Version{Time: uint64(clk.now().UnixMilli()+1) << 16, Node: "nyc-1"}
-	st.Apply([]Op{{Kind: OpSet, Key: "k", Value: []byte(strings.Repeat("v", 1000)), Version: ver}})
+	apply(st, Op{Kind: OpSet, Key: "k", Value: []byte(strings.Repeat("v", 1000)), Version: ver})
 	if got := value(st, "k"); got != "" {
 		t.Errorf("a value with no room left the old one in place: %q", got)
 	}
@@ -155,47 +168,50 @@ func value(st *Store, key string) string {
 	}))
 }
 
-func TestParseApply(t *testing.T) {
-	good := [][]byte{[]byte("S"), []byte("k"), []byte("v"), []byte("0"), []byte("1.0.a"), []byte("D"), []byte("k"), []byte("2.0.a"),
-		[]byte("I"), []byte("j"), []byte("3.1.b"), []byte("A"), []byte("4.0.c")}
-	ops, err := ParseApply(good)
-	if err != nil || len(ops) != 4 || ops[0].Kind != OpSet || string(ops[0].Value) != "v" || ops[3].Kind != OpInvalidateAll {
-		t.Fatalf("ParseApply = %+v, %v", ops, err)
+func TestDecodeRecords(t *testing.T) {
+	v := func(t uint64, node string) hlc.Version { return hlc.Version{Time: t, Node: node} }
+	want := []Op{{Kind: OpSet, Key: "k", Value: []byte("v"), ExpireAt: 99, Version: v(1, "a")}, {Kind: OpDel, Key: "k", Version: v(2, "a")},
+		{Kind: OpInvalidate, Key: "", Version: v(3, "b")}, {Kind: OpInvalidateAll, Version: v(4, "c")}}
+	var b []byte
+	for i := range want {
+		b = appendOp(b, &want[i])
 	}
-	for _, bad := range []string{"", "S k v 0", "S k v -1 1.0.a", "S k v x 1.0.a", "S k v 007 1.0.a", "S k v +7 1.0.a", "X k 1.0.a", "D k 01.0.a", "SS k 1.0.a", "D k 1.0.a A"} {
-		if _, err := ParseApply(fields(bad)); err == nil {
-			t.Errorf("ParseApply(%q) succeeded", bad)
+	got, err := DecodeRecords(b)
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("DecodeRecords = %v, %v; want %v", got, err, want)
+	}
+	if n, err := checkRecords([][]byte{b, b}); n != 8 || err != nil {
+		t.Errorf("checkRecords = %d, %v", n, err)
+	}
+	for _, bad := range []string{"X", "S", "S\x01k", "S\x01k\x01v", "D\x01k\x05\x01A", "D\x01k\x01\x01A", "D\x01k\x01\x00", "A\x01\x41" + strings.Repeat("a", 65)} {
+		if _, err := DecodeRecords([]byte(bad)); err == nil {
+			t.Errorf("DecodeRecords(%q) succeeded", bad)
 		}
 	}
 }
 
-func fields(s string) [][]byte {
-	var out [][]byte
-	for _, f := range strings.Fields(s) {
-		out = append(out, []byte(f))
+// FuzzDecodeRecords: any bytes either decode into records that encode
+// into bytes that decode the same, or fail with an error; nothing panics.
+func FuzzDecodeRecords(f *testing.F) {
+	var seed []byte
+	for _, op := range []Op{{Kind: OpSet, Key: "k", Value: []byte("v"), ExpireAt: 5, Version: hlc.Version{Time: 1 << 40, Node: "sfo-1"}},
+		{Kind: OpDel, Key: "k", Version: hlc.Version{Time: 2, Node: "nyc-1"}}, {Kind: OpInvalidateAll, Version: hlc.Version{Time: 3, Node: "a"}}} {
+		seed = appendOp(seed, &op)
 	}
-	return out
-}
-
-// FuzzParseApply: any arguments either parse into records that encode
-// back to the same arguments, or fail with an error; nothing panics.
-func FuzzParseApply(f *testing.F) {
-	for _, seed := range []string{"S k v 0 1.0.a", "D k 2.0.a I j 3.1.b A 4.0.c", "S k v 99 1.0.a D", "A 1.0.", "S  v 0 1.0.a"} {
-		f.Add(seed)
-	}
-	f.Fuzz(func(t *testing.T, line string) {
-		args := fields(line)
-		ops, err := ParseApply(args)
+	f.Add(seed)
+	f.Add([]byte("S\x01k"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ops, err := DecodeRecords(b)
 		if err != nil {
 			return
 		}
-		var back [][]byte
-		var arena []byte
+		var back []byte
 		for i := range ops {
-			back = appendApplyArgs(back, &arena, &ops[i])
+			back = appendOp(back, &ops[i])
 		}
-		if fmt.Sprintf("%q", back) != fmt.Sprintf("%q", args) {
-			t.Fatalf("%q parsed and encoded back as %q", args, back)
+		again, err := DecodeRecords(back)
+		if err != nil || fmt.Sprint(again) != fmt.Sprint(ops) {
+			t.Fatalf("%q decoded as %v, re-encoded as %q, decoded as %v, %v", b, ops, back, again, err)
 		}
 	})
 }

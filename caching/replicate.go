@@ -210,11 +210,12 @@ func (r *replicator) peers() []*link { return *r.active.Load() }
 // defaultMode is the server's mode.
 func (r *replicator) defaultMode() Mode { return Mode(r.mode.Load()) }
 
-// replicate sends ops, the records of one write, to every peer, and waits
-// as mode asks. It returns reply, or the error reply of a write that its
-// mode's peers did not acknowledge in time.
-func (r *replicator) replicate(ctx context.Context, mode Mode, ops []Op) (*waiter, []byte) {
-	if len(ops) == 0 {
+// replicate sends recs, the n encoded records of one write, to every
+// peer, and waits as mode asks. It returns the write's waiter, and the
+// error reply of a write that its mode's peers did not acknowledge in
+// time.
+func (r *replicator) replicate(ctx context.Context, mode Mode, recs []byte, n int) (*waiter, []byte) {
+	if n == 0 {
 		return r.local, nil
 	}
 	links := r.peers()
@@ -228,11 +229,14 @@ func (r *replicator) replicate(ctx context.Context, mode Mode, ops []Op) (*waite
 	if w.need > 0 {
 		w.done = make(chan struct{})
 	}
+	it := qitem{recs: recs, n: n, w: w}
 	for i, l := range links {
-		l.enqueue(ops, w, i)
+		it.idx = i
+		l.enqueue(it)
 	}
+	it.w, it.idx = nil, -1
 	for _, l := range *r.gone.Load() {
-		l.enqueue(ops, nil, -1)
+		l.enqueue(it)
 	}
 	if w.done == nil {
 		r.writes[mode][0].Add(1)
@@ -343,16 +347,17 @@ type link struct {
 
 // qitem is one write's records in a peer's queue.
 type qitem struct {
-	ops []Op
-	w   *waiter
-	idx int // the peer's index in w.links
+	recs []byte // encoded, shared by every peer's queue: never modified
+	n    int    // records
+	w    *waiter
+	idx  int // the peer's index in w.links
 }
 
 // batch is what one CACHE.APPLY carries.
 type batch struct {
 	items []qitem
 	inv   []Op // invalidations
-	args  [][]byte
+	blob  []byte
 }
 
 func (r *replicator) newLink(ctx context.Context, addr, region string) *link {
@@ -374,16 +379,21 @@ func (l *link) signal() {
 
 // enqueue queues one write's records for the peer; with no room, the peer
 // gets an invalidation of their keys instead.
-func (l *link) enqueue(ops []Op, w *waiter, idx int) {
+func (l *link) enqueue(it qitem) {
 	l.mu.Lock()
-	if l.pending+len(ops) > l.r.limit {
-		for i := range ops {
-			l.invalidateLocked(ops[i].Key, ops[i].Version)
+	if l.pending+it.n > l.r.limit {
+		rr := recordReader{b: it.recs}
+		var r recordView
+		for {
+			if ok, err := rr.next(&r); !ok || err != nil {
+				break
+			}
+			l.invalidateLocked(string(r.Key), r.Version)
 		}
-		l.dropped.Add(int64(len(ops)))
+		l.dropped.Add(int64(it.n))
 	} else {
-		l.queue = append(l.queue, qitem{ops: ops, w: w, idx: idx})
-		l.pending += len(ops)
+		l.queue = append(l.queue, it)
+		l.pending += it.n
 	}
 	l.mu.Unlock()
 	l.signal()
@@ -417,7 +427,7 @@ func (l *link) take() *batch {
 	if l.r.now().Before(l.retryAt) {
 		return nil
 	}
-	b := &batch{args: [][]byte{[]byte(applyCommand)}}
+	b := &batch{}
 	if !l.invalidAll.IsZero() {
 		b.inv = append(b.inv, Op{Kind: OpInvalidateAll, Version: l.invalidAll})
 		l.invalidAll = hlc.Version{}
@@ -429,27 +439,27 @@ func (l *link) take() *batch {
 		b.inv = append(b.inv, Op{Kind: OpInvalidate, Key: k, Version: v})
 		delete(l.invalid, k)
 	}
-	n, size := len(b.inv), 0
-	arena := make([]byte, 0, 64*1024)
-	for i := range b.inv {
-		b.args = appendApplyArgs(b.args, &arena, &b.inv[i])
-	}
-	taken := 0
+	n, size, taken := len(b.inv), 0, 0
 	for _, it := range l.queue {
-		if n > 0 && (n+len(it.ops) > maxBatchOps || size >= maxBatchBytes) {
+		if n > 0 && (n+it.n > maxBatchOps || size >= maxBatchBytes) {
 			break
 		}
-		for i := range it.ops {
-			b.args = appendApplyArgs(b.args, &arena, &it.ops[i])
-			size += it.ops[i].size()
-		}
-		n += len(it.ops)
-		b.items = append(b.items, it)
+		n += it.n
+		size += len(it.recs)
 		taken++
 	}
-	l.queue = slices.Delete(l.queue, 0, taken)
+	b.blob = make([]byte, 0, size+64*len(b.inv))
+	for i := range b.inv {
+		b.blob = appendOp(b.blob, &b.inv[i])
+	}
+	for _, it := range l.queue[:taken] {
+		b.blob = append(b.blob, it.recs...)
+	}
+	b.items = slices.Clone(l.queue[:taken])
+	clear(l.queue[:taken])
+	l.queue = l.queue[taken:]
 	if len(l.queue) == 0 {
-		l.queue = l.queue[:0:0] // let a burst's backing array go
+		l.queue = nil // let a burst's backing array go
 	}
 	return b
 }
@@ -480,7 +490,7 @@ func (l *link) send(ctx context.Context) {
 				l.finish(b, rep, err, start)
 				<-slots
 				l.signal()
-			}, b.args...)
+			}, []byte(applyCommand), b.blob)
 		}
 	}
 }
@@ -499,7 +509,7 @@ func (l *link) finish(b *batch, rep peer.Reply, err error, start time.Time) {
 		l.invSent.Add(int64(len(b.inv)))
 		n := 0
 		for _, it := range b.items {
-			n += len(it.ops)
+			n += it.n
 			it.w.ack(it.idx)
 		}
 		l.sent.Add(int64(n))

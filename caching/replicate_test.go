@@ -443,7 +443,8 @@ func TestWriteModeCommands(t *testing.T) {
 		{[]any{"config", "set", "cache-mode", "strong"}, "OK"},
 		{[]any{"config", "get", "cache-mode"}, "[cache-mode strong]"},
 		{[]any{"debug", "sleep", "0"}, "OK"},
-		{[]any{"cache.apply", "S", "k", "v", "0", "1.0.x"}, "OK"},
+		{[]any{"cache.apply", "S\x01k\x01v\x00\x01\x01x"}, "OK"},
+		{[]any{"cache.apply", "S\x01k"}, "ERR cache.apply: record 1: value: truncated"},
 	} {
 		cmd := c.Do(ctx, tc.args...)
 		got := fmt.Sprint(cmd.Val())

@@ -89,7 +89,7 @@ type Tx struct {
 	s      *Store
 	now    int64    // Unix milliseconds
 	record bool     // keep dirty, for Ops
-	dirty  []string // keys written, for Ops (replica.go)
+	dirty  []string // keys written, for records (replica.go)
 }
 
 // Do runs fn under the Store's lock and returns what it returns.
@@ -100,15 +100,17 @@ func (s *Store) Do(fn func(tx *Tx) []byte) []byte {
 	return fn(&Tx{s: s, now: now})
 }
 
-// Write runs fn under the Store's lock and returns what it returns, with
-// the records of what it changed (see Tx.Ops) if record.
-func (s *Store) Write(record bool, fn func(tx *Tx) []byte) ([]byte, []Op) {
+// Write runs fn under the Store's lock and returns what it returns, with,
+// if record, the encoded records of what it changed and their number
+// (see appendRecord).
+func (s *Store) Write(record bool, fn func(tx *Tx) []byte) (reply, recs []byte, n int) {
 	now := s.now().UnixMilli()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tx := Tx{s: s, now: now, record: record}
-	reply := fn(&tx)
-	return reply, tx.Ops()
+	reply = fn(&tx)
+	recs, n = tx.records()
+	return reply, recs, n
 }
 
 // Now returns the instant of the transaction, in Unix milliseconds.
@@ -150,14 +152,27 @@ func (tx *Tx) read(key []byte) *entry {
 // set makes value (copied) the value of key with the TTL expireAt (0:
 // none), or keeping the key's TTL if keepTTL, and returns the entry.
 func (tx *Tx) set(key, value []byte, expireAt int64, keepTTL bool) *entry {
-	e := tx.find(key)
+	return tx.setFound(tx.find(key), key, value, expireAt, keepTTL)
+}
+
+// setFound is set when the caller already looked key up: e is its live
+// entry, or nil.
+func (tx *Tx) setFound(e *entry, key, value []byte, expireAt int64, keepTTL bool) *entry {
+	s := tx.s
 	if e == nil {
-		e = tx.s.insertLocked(string(key))
+		e = s.insertLocked(string(key))
 	}
-	tx.replaceValue(e, clone(value))
+	if e.value != nil && cap(e.value) == len(value) {
+		copy(e.value, value) // the entry owns its value: overwrite it in place
+	} else {
+		s.used += int64(len(value) - cap(e.value))
+		e.value = clone(value)
+	}
 	if !keepTTL {
-		tx.setExpire(e, expireAt)
+		s.setExpireLocked(e, expireAt)
 	}
+	e.version = s.clock.Now()
+	tx.markDirty(e.key)
 	return e
 }
 

@@ -1,6 +1,7 @@
 package caching
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -12,96 +13,183 @@ import (
 // The internal commands between caches. Only a connection authenticated
 // as the platform may send them (resp.FlagInternal).
 //
-//	CACHE.APPLY record [record ...]    -> +OK
+//	CACHE.APPLY records [records ...]    -> +OK
 //
-// applies records, each iff newer (Store.Apply). A record is one of
+// applies the records of each argument, each iff newer (Store.Apply).
+// An argument is records back to back, each
 //
-//	S key value pexpireat version   the key's value and absolute expiry (0: none)
-//	D key version                   the key deleted
-//	I key version                   the key invalidated (dropped if older)
-//	A version                       every key older than version invalidated
+//	kind  byte        'S' set, 'D' deleted, 'I' invalidated, 'A' all invalidated
+//	key   uvarint length, bytes        (not for A)
+//	value uvarint length, bytes        (S only)
+//	pexpireat uvarint                  (S only; Unix milliseconds, 0: none)
+//	version: uvarint HLC time, uvarint node length, node bytes
 //
-// A batch with a malformed record is refused whole: -ERR, nothing applied.
+// A compact form rather than one RESP argument per field: a batch of 512
+// records is one bulk string to parse, with no allocation per field on
+// either side. A batch with a malformed record is refused whole: -ERR,
+// nothing applied.
 //
 //	CACHE.DUMP cursor count          -> [next-cursor, key, value, pexpireat, version, ...]
 //
 // returns the live entries of whole buckets from cursor on, at least count
 // of them unless the last bucket is reached (next-cursor 0): what a warm
-// start copies.
+// start copies. The version is in hlc's text form.
 const (
 	applyCommand = "cache.apply"
 	dumpCommand  = "cache.dump"
 )
 
-// appendApplyArgs appends the arguments of one CACHE.APPLY record of op,
-// copying what they hold into *arena (grown as needed) so that a batch
-// costs a few allocations, not several per record.
-func appendApplyArgs(args [][]byte, arena *[]byte, op *Op) [][]byte {
-	put := func(f func([]byte) []byte) []byte {
-		start := len(*arena)
-		*arena = f(*arena)
-		return (*arena)[start:len(*arena):len(*arena)]
+// appendRecord appends the encoding of one record to b.
+func appendRecord(b []byte, kind OpKind, key string, value []byte, expireAt int64, v hlc.Version) []byte {
+	b = append(b, byte(kind))
+	if kind != OpInvalidateAll {
+		b = binary.AppendUvarint(b, uint64(len(key)))
+		b = append(b, key...)
 	}
-	kind := put(func(b []byte) []byte { return append(b, byte(op.Kind)) })
-	if op.Kind == OpInvalidateAll {
-		return append(args, kind, put(op.Version.AppendText))
+	if kind == OpSet {
+		b = binary.AppendUvarint(b, uint64(len(value)))
+		b = append(b, value...)
+		b = binary.AppendUvarint(b, uint64(expireAt))
 	}
-	key := put(func(b []byte) []byte { return append(b, op.Key...) })
-	if op.Kind != OpSet {
-		return append(args, kind, key, put(op.Version.AppendText))
-	}
-	at := put(func(b []byte) []byte { return strconv.AppendInt(b, op.ExpireAt, 10) })
-	return append(args, kind, key, op.Value, at, put(op.Version.AppendText))
+	b = binary.AppendUvarint(b, v.Time)
+	b = binary.AppendUvarint(b, uint64(len(v.Node)))
+	return append(b, v.Node...)
 }
 
-// ParseApply parses the records of CACHE.APPLY (args without the command
-// name).
-func ParseApply(args [][]byte) ([]Op, error) {
-	if len(args) == 0 {
-		return nil, errors.New("no records")
+// appendOp appends the encoding of op to b.
+func appendOp(b []byte, op *Op) []byte {
+	return appendRecord(b, op.Kind, op.Key, op.Value, op.ExpireAt, op.Version)
+}
+
+// recordView is one decoded record; Key and Value alias the encoding.
+type recordView struct {
+	Kind     OpKind
+	Key      []byte
+	Value    []byte
+	ExpireAt int64
+	Version  hlc.Version
+}
+
+// recordReader decodes records one by one, without allocating but for a
+// version's node when it differs from the previous record's.
+type recordReader struct {
+	b    []byte
+	n    int // records read
+	node string
+}
+
+var errTruncated = errors.New("truncated")
+
+// next decodes the next record into r; false at the end of the input or
+// on an error (see err).
+func (rr *recordReader) next(r *recordView) (bool, error) {
+	if len(rr.b) == 0 {
+		return false, nil
 	}
-	ops := make([]Op, 0, len(args)/3)
-	var last hlc.Version // the previous record's: its Node string is reused
-	for i := 0; i < len(args); {
-		if len(args[i]) != 1 {
-			return nil, fmt.Errorf("record %d: kind %q: want S, D, I or A", len(ops)+1, quoteArg(args[i]))
+	rr.n++
+	fail := func(what string, err error) (bool, error) {
+		return false, fmt.Errorf("record %d: %s: %w", rr.n, what, err)
+	}
+	r.Kind = OpKind(rr.b[0])
+	rr.b = rr.b[1:]
+	switch r.Kind {
+	case OpSet, OpDel, OpInvalidate, OpInvalidateAll:
+	default:
+		return fail("kind", fmt.Errorf("%q: want S, D, I or A", byte(r.Kind)))
+	}
+	r.Key, r.Value, r.ExpireAt = nil, nil, 0
+	var err error
+	if r.Kind != OpInvalidateAll {
+		if r.Key, err = rr.bytes(); err != nil {
+			return fail("key", err)
 		}
-		kind := OpKind(args[i][0])
-		var n int
-		switch kind {
-		case OpSet:
-			n = 5
-		case OpDel, OpInvalidate:
-			n = 3
-		case OpInvalidateAll:
-			n = 2
-		default:
-			return nil, fmt.Errorf("record %d: kind %q: want S, D, I or A", len(ops)+1, quoteArg(args[i]))
+	}
+	if r.Kind == OpSet {
+		if r.Value, err = rr.bytes(); err != nil {
+			return fail("value", err)
 		}
-		if i+n > len(args) {
-			return nil, fmt.Errorf("record %d (%c): want %d arguments, got %d", len(ops)+1, kind, n, len(args)-i)
+		at, err := rr.uvarint()
+		if err != nil || at > 1<<62 {
+			return fail("pexpireat", errors.Join(err, errors.New("want Unix milliseconds")))
 		}
-		op := Op{Kind: kind}
-		rec := args[i : i+n]
-		if err := hlc.ParseVersionInto(rec[n-1], &last); err != nil {
-			return nil, fmt.Errorf("record %d: %w", len(ops)+1, err)
+		r.ExpireAt = int64(at)
+	}
+	if r.Version.Time, err = rr.uvarint(); err != nil {
+		return fail("version time", err)
+	}
+	node, err := rr.bytes()
+	if err != nil {
+		return fail("version node", err)
+	}
+	if rr.node == "" || string(node) != rr.node {
+		if err := hlc.ValidNode(string(node)); err != nil {
+			return fail("version node", err)
 		}
-		op.Version = last
-		if kind != OpInvalidateAll {
-			op.Key = string(rec[1])
-		}
-		if kind == OpSet {
-			op.Value = rec[2]
-			at, err := strconv.ParseInt(string(rec[3]), 10, 64)
-			if err != nil || at < 0 || strconv.FormatInt(at, 10) != string(rec[3]) {
-				return nil, fmt.Errorf("record %d: pexpireat %q: want Unix milliseconds, 0 for none", len(ops)+1, quoteArg(rec[3]))
+		rr.node = string(node)
+	}
+	r.Version.Node = rr.node
+	return true, nil
+}
+
+func (rr *recordReader) uvarint() (uint64, error) {
+	v, n := binary.Uvarint(rr.b)
+	if n <= 0 {
+		return 0, errTruncated
+	}
+	rr.b = rr.b[n:]
+	return v, nil
+}
+
+func (rr *recordReader) bytes() ([]byte, error) {
+	n, err := rr.uvarint()
+	if err != nil {
+		return nil, err
+	}
+	if n > uint64(len(rr.b)) {
+		return nil, errTruncated
+	}
+	b := rr.b[:n:n]
+	rr.b = rr.b[n:]
+	return b, nil
+}
+
+// checkRecords reports the first malformed record of the arguments of
+// CACHE.APPLY, and counts them.
+func checkRecords(blobs [][]byte) (int, error) {
+	n := 0
+	for _, b := range blobs {
+		rr := recordReader{b: b}
+		var r recordView
+		for {
+			ok, err := rr.next(&r)
+			if err != nil {
+				return n, err
 			}
-			op.ExpireAt = at
+			if !ok {
+				break
+			}
+			n++
 		}
-		ops = append(ops, op)
-		i += n
 	}
-	return ops, nil
+	return n, nil
+}
+
+// DecodeRecords returns the records of one argument of CACHE.APPLY as
+// Ops.
+func DecodeRecords(b []byte) ([]Op, error) {
+	rr := recordReader{b: b}
+	var ops []Op
+	var r recordView
+	for {
+		ok, err := rr.next(&r)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return ops, nil
+		}
+		ops = append(ops, Op{Kind: r.Kind, Key: string(r.Key), Value: r.Value, ExpireAt: r.ExpireAt, Version: r.Version})
+	}
 }
 
 // quoteArg is at most 64 bytes of an argument, for an error message.
@@ -136,13 +224,17 @@ func parseDump(elems [][]byte) ([]Op, int, error) {
 	if err != nil || next < 0 || next >= numBuckets {
 		return nil, 0, fmt.Errorf("dump: cursor %q", quoteArg(elems[0]))
 	}
-	args := make([][]byte, 0, (len(elems)-1)/4*5)
+	ops := make([]Op, 0, (len(elems)-1)/4)
 	for i := 1; i < len(elems); i += 4 {
-		args = append(args, []byte{'S'}, elems[i], elems[i+1], elems[i+2], elems[i+3])
+		at, err := strconv.ParseInt(string(elems[i+2]), 10, 64)
+		if err != nil || at < 0 {
+			return nil, 0, fmt.Errorf("dump: entry %q: pexpireat %q", quoteArg(elems[i]), quoteArg(elems[i+2]))
+		}
+		v, err := hlc.ParseVersion(elems[i+3])
+		if err != nil {
+			return nil, 0, fmt.Errorf("dump: entry %q: %w", quoteArg(elems[i]), err)
+		}
+		ops = append(ops, Op{Kind: OpSet, Key: string(elems[i]), Value: elems[i+1], ExpireAt: at, Version: v})
 	}
-	if len(args) == 0 {
-		return nil, next, nil
-	}
-	ops, err := ParseApply(args)
-	return ops, next, err
+	return ops, next, nil
 }
