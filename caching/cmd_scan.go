@@ -101,9 +101,7 @@ func cmdScan(tx *Tx, args [][]byte) []byte {
 	var keys []string
 	visits := a.count * 10
 	for cursor < numBuckets && visits > 0 && int64(len(keys)) < a.count {
-		for k := range tx.s.buckets[cursor] {
-			keys = append(keys, k)
-		}
+		tx.s.forEachIn(int(cursor), func(e *entry) { keys = append(keys, e.key) })
 		cursor++
 		visits--
 	}

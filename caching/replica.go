@@ -1,7 +1,6 @@
 package caching
 
 import (
-	"hash/maphash"
 	"slices"
 
 	"planet/internal/hlc"
@@ -94,14 +93,14 @@ func (tx *Tx) records() ([]byte, int) {
 	size := 0
 	for _, k := range keys {
 		size += 2*len(k) + 48
-		if e := s.bucket(k)[k]; e != nil {
+		if e := s.lookup(k); e != nil {
 			size += len(e.value)
 		}
 	}
 	b := make([]byte, 0, size)
 	n := 0
 	for _, k := range keys {
-		if e := s.bucket(k)[k]; e != nil {
+		if e := s.lookup(k); e != nil {
 			b = appendRecord(b, OpSet, k, e.value, e.expireAt, e.version)
 			n++
 		} else if t, ok := s.tombs[k]; ok {
@@ -166,7 +165,7 @@ func versionMillis(v hlc.Version) int64 { return v.WallTime().UnixMilli() }
 // currentLocked returns the version key holds (its entry's, its
 // tombstone's, or the invalidate-all floor) and the entry, if any.
 func (s *Store) currentLocked(key []byte) (hlc.Version, *entry) {
-	if e := s.buckets[maphash.Bytes(s.seed, key)%numBuckets][string(key)]; e != nil {
+	if e := s.lookupBytes(key); e != nil {
 		return e.version, e
 	}
 	if t, ok := s.tombs[string(key)]; ok {
@@ -260,7 +259,7 @@ func (s *Store) applyLocked(op *recordView, now int64, load bool) {
 		s.apply.Refused++
 		kind = OpInvalidate
 	}
-	if e = s.buckets[maphash.Bytes(s.seed, op.Key)%numBuckets][string(op.Key)]; e != nil {
+	if e = s.lookupBytes(op.Key); e != nil {
 		s.removeLocked(e)
 	}
 	if s.tombs != nil {
@@ -307,12 +306,11 @@ func (s *Store) Dump(cursor, count int) ([]Op, int) {
 	defer s.mu.Unlock()
 	var ops []Op
 	for ; cursor < numBuckets && len(ops) < count; cursor++ {
-		for k, e := range s.buckets[cursor] {
-			if e.expireAt != 0 && e.expireAt <= now {
-				continue
+		s.forEachIn(cursor, func(e *entry) {
+			if e.expireAt == 0 || e.expireAt > now {
+				ops = append(ops, Op{Kind: OpSet, Key: e.key, Value: clone(e.value), ExpireAt: e.expireAt, Version: e.version})
 			}
-			ops = append(ops, Op{Kind: OpSet, Key: k, Value: clone(e.value), ExpireAt: e.expireAt, Version: e.version})
-		}
+		})
 	}
 	if cursor >= numBuckets {
 		cursor = 0

@@ -67,6 +67,11 @@ const (
 	minRetry       = 50 * time.Millisecond
 	maxRetry       = 2 * time.Second
 	peerForgetTime = time.Minute // a peer gone from discovery still gets invalidations this long
+	// maxQueueBytes bounds the bytes of records queued for one peer,
+	// beside Config.ReplicationQueue's count: large values turn into
+	// invalidations sooner. A write alone in an empty queue is always
+	// taken.
+	maxQueueBytes = 64 << 20
 	// A peer's queue remembers the keys it had no room for, up to
 	// 4 × its limit or this many; beyond, the peer is told to drop
 	// every key older than the newest of them.
@@ -333,6 +338,7 @@ type link struct {
 	mu         sync.Mutex
 	queue      []qitem                // guarded by mu; FIFO
 	pending    int                    // guarded by mu; records queued or in flight
+	pendingB   int                    // guarded by mu; their bytes
 	invalid    map[string]hlc.Version // guarded by mu; keys the queue had no room for
 	invalidAll hlc.Version            // guarded by mu; too many keys for invalid
 	retryAt    time.Time              // guarded by mu; after a failed batch
@@ -381,7 +387,7 @@ func (l *link) signal() {
 // gets an invalidation of their keys instead.
 func (l *link) enqueue(it qitem) {
 	l.mu.Lock()
-	if l.pending+it.n > l.r.limit {
+	if l.pending > 0 && (l.pending+it.n > l.r.limit || l.pendingB+len(it.recs) > maxQueueBytes) {
 		rr := recordReader{b: it.recs}
 		var r recordView
 		for {
@@ -394,6 +400,7 @@ func (l *link) enqueue(it qitem) {
 	} else {
 		l.queue = append(l.queue, it)
 		l.pending += it.n
+		l.pendingB += len(it.recs)
 	}
 	l.mu.Unlock()
 	l.signal()
@@ -507,14 +514,16 @@ func (l *link) finish(b *batch, rep peer.Reply, err error, start time.Time) {
 		l.lastAck.Store(time.Now().UnixNano())
 		l.batches.Add(1)
 		l.invSent.Add(int64(len(b.inv)))
-		n := 0
+		n, size := 0, 0
 		for _, it := range b.items {
 			n += it.n
+			size += len(it.recs)
 			it.w.ack(it.idx)
 		}
 		l.sent.Add(int64(n))
 		l.mu.Lock()
 		l.pending -= n
+		l.pendingB -= size
 		if l.failures > 0 {
 			l.r.log.Info("caching: peer reachable again", "peer", l.addr, "region", l.region, "after_failures", l.failures)
 		}

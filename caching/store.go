@@ -16,14 +16,16 @@ import (
 const numBuckets = 1024
 
 // EntryOverhead is what an entry costs beyond its key and value bytes: the
-// entry struct itself, its slot in a bucket map (a string header and a
-// pointer) and its slot in the sampling slices (a pointer each). An entry
-// then costs len(key) + cap(value) + EntryOverhead bytes.
-const EntryOverhead = int64(unsafe.Sizeof(entry{})) + 16 + 8 + 2*8
+// entry struct itself, its slot in a bucket map (a hash and a pointer) and
+// its slot in the sampling slices (a pointer each). An entry then costs
+// len(key) + cap(value) + EntryOverhead bytes.
+const EntryOverhead = int64(unsafe.Sizeof(entry{})) + 8 + 8 + 2*8
 
 // entry is one key of the keyspace.
 type entry struct {
 	key      string
+	hash     uint64 // of key: its bucket and its slot there
+	next     *entry // another entry whose key has the same hash
 	value    []byte
 	expireAt int64       // Unix milliseconds; 0: no TTL
 	version  hlc.Version // of the write that made the value or TTL
@@ -50,16 +52,17 @@ type Store struct {
 	clock *hlc.Clock
 	seed  maphash.Seed
 
-	mu        sync.Mutex
-	buckets   [numBuckets]map[string]*entry // guarded by mu
-	all       []*entry                      // every entry, for sampling; guarded by mu
-	volatile  []*entry                      // entries with a TTL; guarded by mu
-	used      int64                         // bytes, sum of entry costs; guarded by mu
-	tick      uint64                        // LRU clock; guarded by mu
-	rng       *rand.Rand                    // guarded by mu
-	stats     Stats                         // guarded by mu
-	maxMemory int64                         // guarded by mu
-	policy    Policy                        // guarded by mu
+	mu      sync.Mutex
+	buckets [numBuckets]map[uint64]*entry // guarded by mu; by key hash, collisions chained
+
+	all       []*entry   // every entry, for sampling; guarded by mu
+	volatile  []*entry   // entries with a TTL; guarded by mu
+	used      int64      // bytes, sum of entry costs; guarded by mu
+	tick      uint64     // LRU clock; guarded by mu
+	rng       *rand.Rand // guarded by mu
+	stats     Stats      // guarded by mu
+	maxMemory int64      // guarded by mu
+	policy    Policy     // guarded by mu
 
 	// Replication (replica.go); tombs is nil until EnableReplication.
 	grace      int64                // tombstone grace, milliseconds
@@ -79,7 +82,7 @@ func NewStore(clock *hlc.Clock, now func() time.Time, maxMemory int64, policy Po
 	s := &Store{now: now, clock: clock, seed: maphash.MakeSeed(), maxMemory: maxMemory, policy: policy,
 		rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
 	for i := range s.buckets {
-		s.buckets[i] = make(map[string]*entry)
+		s.buckets[i] = make(map[uint64]*entry)
 	}
 	return s
 }
@@ -116,14 +119,43 @@ func (s *Store) Write(record bool, fn func(tx *Tx) []byte) (reply, recs []byte, 
 // Now returns the instant of the transaction, in Unix milliseconds.
 func (tx *Tx) Now() int64 { return tx.now }
 
-func (s *Store) bucket(key string) map[string]*entry {
-	return s.buckets[maphash.String(s.seed, key)%numBuckets]
+// lookup returns key's entry, expired or not; nil if none. Buckets map a
+// key's 64-bit hash to its entry, so that a lookup reads the key's bytes
+// only in the entry it finds, not in every slot it probes.
+func (s *Store) lookup(key string) *entry {
+	h := maphash.String(s.seed, key)
+	for e := s.buckets[h%numBuckets][h]; e != nil; e = e.next {
+		if e.key == key {
+			return e
+		}
+	}
+	return nil
+}
+
+// lookupBytes is lookup for a key in bytes.
+func (s *Store) lookupBytes(key []byte) *entry {
+	h := maphash.Bytes(s.seed, key)
+	for e := s.buckets[h%numBuckets][h]; e != nil; e = e.next {
+		if e.key == string(key) {
+			return e
+		}
+	}
+	return nil
+}
+
+// forEachIn calls fn with every entry of bucket i.
+func (s *Store) forEachIn(i int, fn func(e *entry)) {
+	for _, head := range s.buckets[i] {
+		for e := head; e != nil; e = e.next {
+			fn(e)
+		}
+	}
 }
 
 // find returns the live entry of key, deleting it if it expired.
 func (tx *Tx) find(key []byte) *entry {
 	s := tx.s
-	e := s.bucket(string(key))[string(key)]
+	e := s.lookupBytes(key)
 	if e == nil {
 		return nil
 	}
@@ -179,8 +211,10 @@ func (tx *Tx) setFound(e *entry, key, value []byte, expireAt int64, keepTTL bool
 // insertLocked adds key with an empty value and no TTL, and returns its
 // entry.
 func (s *Store) insertLocked(key string) *entry {
-	e := &entry{key: key, volIdx: -1}
-	s.bucket(key)[key] = e
+	e := &entry{key: key, volIdx: -1, hash: maphash.String(s.seed, key)}
+	m := s.buckets[e.hash%numBuckets]
+	e.next = m[e.hash]
+	m[e.hash] = e
 	e.allIdx = len(s.all)
 	s.all = append(s.all, e)
 	s.used += e.cost()
@@ -237,7 +271,22 @@ func (tx *Tx) remove(key []byte) bool {
 
 // removeLocked deletes e from the keyspace.
 func (s *Store) removeLocked(e *entry) {
-	delete(s.bucket(e.key), e.key)
+	m := s.buckets[e.hash%numBuckets]
+	if head := m[e.hash]; head == e {
+		if e.next == nil {
+			delete(m, e.hash)
+		} else {
+			m[e.hash] = e.next
+		}
+	} else {
+		for p := head; p != nil; p = p.next {
+			if p.next == e {
+				p.next = e.next
+				break
+			}
+		}
+	}
+	e.next = nil
 	s.all = removeAt(s.all, e.allIdx, func(m *entry, i int) { m.allIdx = i })
 	if e.volIdx >= 0 {
 		s.volatile = removeAt(s.volatile, e.volIdx, func(m *entry, i int) { m.volIdx = i })
@@ -261,7 +310,7 @@ func removeAt(list []*entry, i int, moved func(*entry, int)) []*entry {
 func (tx *Tx) flush() {
 	s := tx.s
 	for i := range s.buckets {
-		s.buckets[i] = make(map[string]*entry)
+		s.buckets[i] = make(map[uint64]*entry)
 	}
 	s.all, s.volatile, s.used = nil, nil, 0
 }
@@ -302,7 +351,7 @@ func (s *Store) Stats() Stats {
 func (s *Store) Version(key string) (hlc.Version, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.bucket(key)[key]
+	e := s.lookup(key)
 	if e == nil {
 		return hlc.Version{}, false
 	}

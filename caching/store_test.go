@@ -2,6 +2,7 @@ package caching
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -214,5 +215,44 @@ func BenchmarkSetGet(b *testing.B) {
 		k := keys[i%len(keys)]
 		set(nil, nil, [][]byte{[]byte("SET"), k, value})
 		get(nil, nil, [][]byte{[]byte("GET"), k})
+	}
+}
+
+// TestHashCollisionChains: entries whose keys share a 64-bit hash are
+// chained in one bucket slot; removing any of them keeps the others.
+func TestHashCollisionChains(t *testing.T) {
+	st, _ := newTestStore(t, 0, AllKeysLRU)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	a := st.insertLocked("a")
+	m := st.buckets[a.hash%numBuckets]
+	b := &entry{key: "b", hash: a.hash, volIdx: -1, next: m[a.hash]} // as if "b" hashed as "a"
+	m[a.hash] = b
+	c := &entry{key: "c", hash: a.hash, volIdx: -1, next: m[a.hash]}
+	m[a.hash] = c
+	for _, e := range []*entry{b, c} { // in the sampling slice too, as insertLocked does
+		e.allIdx = len(st.all)
+		st.all = append(st.all, e)
+	}
+	keys := func() string {
+		var ks []string
+		st.forEachIn(int(a.hash%numBuckets), func(e *entry) { ks = append(ks, e.key) })
+		slices.Sort(ks)
+		return strings.Join(ks, ",")
+	}
+	if got := keys(); got != "a,b,c" {
+		t.Fatalf("chain holds %q", got)
+	}
+	st.removeLocked(b) // the middle
+	if got := keys(); got != "a,c" {
+		t.Errorf("after removing b: %q", got)
+	}
+	st.removeLocked(c) // the head
+	if got := keys(); got != "a" || st.lookup("a") != a {
+		t.Errorf("after removing c: %q", got)
+	}
+	st.removeLocked(a)
+	if _, ok := m[a.hash]; ok || st.lookup("a") != nil {
+		t.Errorf("the slot outlived its last entry")
 	}
 }
