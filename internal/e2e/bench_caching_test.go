@@ -61,7 +61,7 @@ func BenchmarkCacheVsRedis(b *testing.B) {
 	// startRedis turns the append-only file on; a later flag wins, so
 	// this redis-server touches no disk, as the cache.
 	_, addr := startRedis(b, "redis-server", "--appendonly", "no")
-	cache := startBenchCache(b, pt.StartDiscovery(b, "sfo").Regions["sfo"])
+	cache := startCacheLogging(b, pt.StartDiscovery(b, "sfo").Regions["sfo"], "info")
 	base, measured := addrEndpoint(b, "redis", addr), cacheEndpoint("cache", cache)
 	fmt.Printf("BenchmarkCacheVsRedis: redis-server %s (--save \"\" --appendonly no) vs one cache without peers, alternately\n", redisVersion())
 	b.ResetTimer()
@@ -78,7 +78,7 @@ func BenchmarkCacheVsRedis(b *testing.B) {
 func BenchmarkCacheEventualPeers(b *testing.B) {
 	requireBinary(b, "redis-benchmark", "redis-tools")
 	caches, replicating := startCacheRegions(b, "eventual")
-	solo := startBenchCache(b, pt.StartDiscovery(b, "solo").Regions["solo"], "CACHE_MODE=eventual")
+	solo := startCacheLogging(b, pt.StartDiscovery(b, "solo").Regions["solo"], "info", "CACHE_MODE=eventual")
 	base, measured := cacheEndpoint("solo", solo), cacheEndpoint("sfo+2 peers", caches[0])
 	fmt.Printf("BenchmarkCacheEventualPeers: the sfo cache (CACHE_MODE=eventual, peers nyc and ams) vs a cache without peers, alternately\n")
 	b.ResetTimer()
@@ -123,27 +123,6 @@ func BenchmarkCacheStrongLatency(b *testing.B) {
 	}
 }
 
-// startBenchCache is startCacheProcess for benchmarks: it takes a
-// testing.TB, logs at info level, so that debug logging does not weigh on
-// the measurement, and waits until the cache serves commands.
-func startBenchCache(tb testing.TB, region *pt.Region, env ...string) *cacheProcess {
-	tb.Helper()
-	c := &cacheProcess{host: region.IP, port: pt.FreePort(tb, region.IP), adminPort: pt.FreePort(tb, region.IP)}
-	c.Process = pt.StartProcess(tb, region.Name+"/caching", append([]string{
-		"REGION=" + region.Name, "BIND_HOST=" + region.IP, "DISCOVERY_ADDR=" + region.Addr(),
-		"PORT=" + strconv.Itoa(c.port), "ADMIN_PORT=" + strconv.Itoa(c.adminPort), "LOG_LEVEL=info",
-	}, env...), "caching", "serve")
-	pt.WaitFor(tb, 10*time.Second, "the cache's /health", func() bool { return pt.Healthy(c.AdminAddr()) })
-	// A cache that copies another of its region first (warm start)
-	// answers -LOADING until it is done.
-	rc := newBenchClient(c.Addr(), 1)
-	defer rc.Close()
-	pt.WaitFor(tb, 30*time.Second, c.Name+" to answer DBSIZE (not -LOADING)", func() bool {
-		return rc.DBSize(context.Background()).Err() == nil
-	})
-	return c
-}
-
 // startCacheRegions starts the federated regions sfo, nyc and ams with one
 // cache each in CACHE_MODE=mode, and waits until every cache reports its
 // two peers. It returns the caches in that order, and false if the caches
@@ -154,7 +133,7 @@ func startCacheRegions(tb testing.TB, mode string) ([]*cacheProcess, bool) {
 	waitFederated(tb, cluster)
 	var caches []*cacheProcess
 	for _, name := range []string{"sfo", "nyc", "ams"} {
-		caches = append(caches, startBenchCache(tb, cluster.Regions[name], "CACHE_MODE="+mode))
+		caches = append(caches, startCacheLogging(tb, cluster.Regions[name], "info", "CACHE_MODE="+mode))
 	}
 	for _, c := range caches {
 		if !waitCachePeers(tb, c, len(caches)-1) {

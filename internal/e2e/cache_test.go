@@ -24,15 +24,23 @@ func (c *cacheProcess) Addr() string      { return c.host + ":" + strconv.Itoa(c
 func (c *cacheProcess) AdminAddr() string { return c.host + ":" + strconv.Itoa(c.adminPort) }
 
 // startCacheProcess runs a cache of region registered with its discovery, with
-// extra env (CACHE_PASSWORD=...), and waits until its admin port answers.
+// extra env (CACHE_PASSWORD=...), logging at debug level, and waits until
+// its /health answers 200: past its warm start, serving commands.
 func startCacheProcess(t *testing.T, region *pt.Region, env ...string) *cacheProcess {
 	t.Helper()
-	c := &cacheProcess{host: region.IP, port: pt.FreePort(t, region.IP), adminPort: pt.FreePort(t, region.IP)}
-	c.Process = pt.StartProcess(t, region.Name+"/caching", append([]string{
+	return startCacheLogging(t, region, "debug", env...)
+}
+
+// startCacheLogging is startCacheProcess with a log level (info for
+// benchmarks, so that debug logging does not weigh on the measurement).
+func startCacheLogging(tb testing.TB, region *pt.Region, level string, env ...string) *cacheProcess {
+	tb.Helper()
+	c := &cacheProcess{host: region.IP, port: pt.FreePort(tb, region.IP), adminPort: pt.FreePort(tb, region.IP)}
+	c.Process = pt.StartProcess(tb, region.Name+"/caching", append([]string{
 		"REGION=" + region.Name, "BIND_HOST=" + region.IP, "DISCOVERY_ADDR=" + region.Addr(),
-		"PORT=" + strconv.Itoa(c.port), "ADMIN_PORT=" + strconv.Itoa(c.adminPort), "LOG_LEVEL=debug",
+		"PORT=" + strconv.Itoa(c.port), "ADMIN_PORT=" + strconv.Itoa(c.adminPort), "LOG_LEVEL=" + level,
 	}, env...), "caching", "serve")
-	pt.WaitFor(t, 10*time.Second, "the cache's /health", func() bool { return pt.Healthy(c.AdminAddr()) })
+	pt.WaitFor(tb, 30*time.Second, "the cache's /health", func() bool { return pt.Healthy(c.AdminAddr()) })
 	return c
 }
 
