@@ -90,14 +90,7 @@ func (tx *Tx) records() ([]byte, int) {
 		keys = slices.Compact(keys)
 	}
 	s := tx.s
-	size := 0
-	for _, k := range keys {
-		size += 2*len(k) + 48
-		if e := s.lookup(k); e != nil {
-			size += len(e.value)
-		}
-	}
-	b := make([]byte, 0, size)
+	var b []byte
 	n := 0
 	for _, k := range keys {
 		if e := s.lookup(k); e != nil {
